@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+import { runFromArgv } from '../dist/src/index.js';
+await runFromArgv(process.argv.slice(2));
