@@ -10,7 +10,11 @@ import { LabelsSchema, type Labels } from './labels.js';
 export const PROTOCOLS = ['tcp', 'udp'] as const;
 /** Every scheduler IPVS ships (ip_vs_*.ko); the nftables driver maps them onto what it can do. */
 export const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'mh', 'twos'] as const;
-export const FORWARDING_METHODS = ['nat', 'dr', 'tunnel'] as const;
+/**
+ * IPVS forwarding: nat (masquerade), dr (direct routing / gatewaying), tunnel (ipip), and
+ * local (IPVS LOCALNODE: deliver to a socket on this node; slb's backend type LOCAL).
+ */
+export const FORWARDING_METHODS = ['nat', 'dr', 'tunnel', 'local'] as const;
 export const DESIRED_STATES = ['started', 'stopped'] as const;
 export const HEALTH_CHECK_TYPES = ['none', 'tcp', 'http', 'https'] as const;
 

@@ -1,0 +1,153 @@
+/**
+ * The HTTP API as a hono app: the native /v1 routes, the slb/vippy-compatible routes, health
+ * and status. No sockets here: shoald (or a test via app.request) serves it, and passes in
+ * how to read the caller's identity, so the same app runs behind mutual TLS and in-process.
+ */
+import { randomUUID } from 'node:crypto';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import type { Logger } from 'pino';
+import { ShoalError, roleAllows, type ClientIdentity, type Permission } from '@shoal/model';
+import type { ClusterStore } from '@shoal/store';
+import { errorResponse, toShoalError } from './http-errors.js';
+import { registerInstanceRoutes } from './routes/instances.js';
+import { registerPoolRoutes } from './routes/pools.js';
+import { registerSlbRoutes } from './routes/slb.js';
+
+export interface ApiVariables {
+  requestId: string;
+  identity: ClientIdentity | undefined;
+  log: Logger;
+}
+
+export interface ApiEnv {
+  // @hono/node-server passes the raw request; tests leave it out.
+  Bindings: { incoming?: { socket?: unknown } };
+  Variables: ApiVariables;
+}
+
+export type ApiContext = Context<ApiEnv>;
+
+export interface NodeInfo {
+  readonly name: string;
+  readonly version: string;
+  readonly startedAt: Date;
+}
+
+export interface ApiComponents {
+  readonly store: ClusterStore;
+  readonly logger: Logger;
+  readonly node: NodeInfo;
+  /** Reads the caller's identity (from the TLS peer certificate in production). */
+  readonly identify: (c: ApiContext) => ClientIdentity | { error: string };
+  /** False while starting or shutting down: /readyz answers 503 and writes are refused. */
+  readonly isReady?: () => boolean;
+  /** More sections for /v1/status (data plane, cluster...) from the composition root. */
+  readonly statusSections?: () => Record<string, unknown>;
+}
+
+export interface ApiInit {
+  /** Largest request body accepted. @default 1 MiB (a 10,000-backend instance fits) */
+  readonly maxBodyBytes?: number;
+  /** Serve slb/vippy's routes (/loadbalancer...). @default true */
+  readonly slbCompat?: boolean;
+}
+
+export const API_DEFAULTS = {
+  maxBodyBytes: 1024 * 1024,
+  slbCompat: true,
+} as const;
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function createApiApp(components: ApiComponents, init: ApiInit = {}): Hono<ApiEnv> {
+  const maxBodyBytes = init.maxBodyBytes ?? API_DEFAULTS.maxBodyBytes;
+  const log = components.logger.child({ component: 'api' });
+  const app = new Hono<ApiEnv>();
+
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    const given = c.req.header('x-request-id');
+    const requestId = given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
+    c.set('requestId', requestId);
+    const who = components.identify(c);
+    const identity = 'error' in who ? undefined : who;
+    c.set('identity', identity);
+    const reqLog = log.child({ requestId });
+    c.set('log', reqLog);
+    c.header('x-request-id', requestId);
+    try {
+      await next();
+    } finally {
+      reqLog.info(
+        {
+          method: c.req.method,
+          path: c.req.path,
+          status: c.res.status,
+          client: identity ? `${identity.name}/${identity.role}` : 'error' in who ? who.error : undefined,
+          latencyMs: Math.round((performance.now() - started) * 100) / 100,
+        },
+        'request',
+      );
+    }
+  });
+
+  app.onError((err, c) => {
+    const se = toShoalError(err);
+    if (se.code === 'E_INTERNAL') c.get('log').error({ err }, 'unhandled error');
+    const { status, body } = errorResponse(se, c.get('requestId'));
+    return c.json(body, status as 400);
+  });
+  app.notFound((c) => {
+    const { status, body } = errorResponse(new ShoalError('E_NOT_FOUND', `no route ${c.req.method} ${c.req.path}`), c.get('requestId'));
+    return c.json(body, status as 404);
+  });
+
+  const isReady = components.isReady ?? (() => true);
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', (c) => (isReady() ? c.json({ status: 'ready' }) : c.json({ status: 'not ready' }, 503)));
+
+  const ctx: RouteContext = {
+    store: components.store,
+    maxBodyBytes,
+    allow: (permission) => requirePermission(permission, isReady),
+  };
+
+  app.get('/v1/status', ctx.allow('read'), (c) => {
+    const { node } = components;
+    return c.json({
+      node: {
+        name: node.name,
+        version: node.version,
+        startedAt: node.startedAt.toISOString(),
+        uptimeS: Math.round((Date.now() - node.startedAt.getTime()) / 1000),
+        pid: process.pid,
+      },
+      ready: isReady(),
+      store: components.store.stats(),
+      ...(components.statusSections?.() ?? {}),
+    });
+  });
+
+  registerInstanceRoutes(app, ctx);
+  registerPoolRoutes(app, ctx);
+  if (init.slbCompat ?? API_DEFAULTS.slbCompat) registerSlbRoutes(app, ctx);
+  return app;
+}
+
+export interface RouteContext {
+  readonly store: ClusterStore;
+  readonly maxBodyBytes: number;
+  readonly allow: (permission: Permission) => MiddlewareHandler<ApiEnv>;
+}
+
+function requirePermission(permission: Permission, isReady: () => boolean): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    const identity = c.get('identity');
+    if (!identity) throw new ShoalError('E_UNAUTHENTICATED', 'a client certificate naming a Shoal role (OU) is required');
+    if (!roleAllows(identity.role, permission)) {
+      throw new ShoalError('E_FORBIDDEN', `role "${identity.role}" of ${identity.name} may not ${permission === 'read' ? 'read' : 'write'} here`);
+    }
+    if (permission !== 'read' && !isReady()) throw new ShoalError('E_UNAVAILABLE', 'node is not ready for writes');
+    await next();
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * Who is calling, from the verified client certificate: subject CN is the name, OU the role.
+ * The TLS layer has already refused a missing, foreign or expired certificate before any of
+ * this runs; here we only read what the handshake proved.
+ */
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { isRole, type ClientIdentity } from '@shoal/model';
+
+function firstValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function allValues(v: string | string[] | undefined): string[] {
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
+/**
+ * The identity in a peer certificate, or an explanation of why there is none. A certificate
+ * may carry several OUs; the first that names a Shoal role wins.
+ */
+export function identityFromCertificate(cert: PeerCertificate | null | undefined): ClientIdentity | { error: string } {
+  if (!cert || Object.keys(cert).length === 0 || !cert.subject) return { error: 'no client certificate' };
+  const name = firstValue(cert.subject.CN) ?? '(no CN)';
+  const ous = allValues(cert.subject.OU);
+  const role = ous.find(isRole);
+  if (role === undefined) return { error: `certificate OU ${ous.length === 0 ? '(none)' : ous.join(',')} names no Shoal role (admin, operator, viewer, node)` };
+  return { name, role, serial: cert.serialNumber };
+}
+
+export function identityFromTlsSocket(socket: unknown): ClientIdentity | { error: string } {
+  const tls = socket as Partial<TLSSocket> | undefined;
+  if (!tls || typeof tls.getPeerCertificate !== 'function' || tls.authorized !== true) return { error: 'no verified client certificate' };
+  return identityFromCertificate(tls.getPeerCertificate());
+}

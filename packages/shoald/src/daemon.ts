@@ -1,0 +1,106 @@
+/**
+ * The composition root: reads the config, opens the store, serves the API over mutual TLS (and
+ * slb's API on plain HTTP when enabled), and shuts all of it down in order on SIGTERM. Only
+ * here are real drivers chosen and the root logger made.
+ */
+import { readFileSync } from 'node:fs';
+import { pino, type Logger } from 'pino';
+import { ShoalError } from '@shoal/model';
+import { createApiApp, identityFromTlsSocket, listen, type RunningServer } from '@shoal/api';
+import { openStore, type ClusterStore } from '@shoal/store';
+import { ConfigError, type ShoaldConfig } from './config.js';
+
+export const SHOALD_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export interface RunningShoald {
+  readonly config: ShoaldConfig;
+  readonly store: ClusterStore;
+  readonly api: RunningServer;
+  readonly slbCompat: RunningServer | undefined;
+  readonly logger: Logger;
+  /** Graceful stop: not ready, drain requests (up to shutdown.graceMs), close the store. */
+  stop(reason?: string): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly logger?: Logger;
+}
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(`api.tls.${what}: cannot read ${path}: ${(err as Error).message}`, [{ path: `api.tls.${what}`, message: (err as Error).message }]);
+  }
+}
+
+export async function startShoald(config: ShoaldConfig, opts: StartOptions = {}): Promise<RunningShoald> {
+  const logger = opts.logger ?? pino({ level: config.logging.level, base: { node: config.node.name } });
+  const log = logger.child({ component: 'shoald' });
+  const tls = { cert: readPem(config.api.tls.cert, 'cert'), key: readPem(config.api.tls.key, 'key'), ca: readPem(config.api.tls.ca, 'ca') };
+  const startedAt = new Date();
+  let ready = false;
+
+  const store = await openStore({ dir: config.dataDir, compactAfterBytes: config.store.compactAfterBytes, logger });
+  const servers: RunningServer[] = [];
+  try {
+    for (const pool of config.pools) {
+      if (!store.getPool(pool.name)) {
+        await store.createPool(pool);
+        log.info({ pool: pool.name, ranges: pool.ranges }, 'pool created from config');
+      }
+    }
+    const node = { name: config.node.name, version: SHOALD_VERSION, startedAt };
+    const app = createApiApp(
+      { store, logger, node, identify: (c) => identityFromTlsSocket(c.env.incoming?.socket), isReady: () => ready },
+      { maxBodyBytes: config.api.maxBodyBytes },
+    );
+    const api = await listen(app, { host: config.api.host, port: config.api.port, tls, keepAliveTimeoutMs: config.api.keepAliveTimeoutMs }).catch((err: unknown) => {
+      throw new ShoalError('E_CONFIG', `api: cannot listen on ${config.api.host}:${config.api.port}: ${(err as Error).message}`, { cause: err });
+    });
+    servers.push(api);
+    let slbCompat: RunningServer | undefined;
+    if (config.slbCompat.enabled) {
+      const role = config.slbCompat.role;
+      const slbApp = createApiApp(
+        { store, logger: logger.child({ listener: 'slb-compat' }), node, identify: () => ({ name: 'slb-compat', role }), isReady: () => ready },
+        { maxBodyBytes: config.api.maxBodyBytes },
+      );
+      slbCompat = await listen(slbApp, { host: config.slbCompat.host, port: config.slbCompat.port }).catch((err: unknown) => {
+        throw new ShoalError('E_CONFIG', `slbCompat: cannot listen on ${config.slbCompat.host}:${config.slbCompat.port}: ${(err as Error).message}`, { cause: err });
+      });
+      servers.push(slbCompat);
+    }
+    ready = true;
+    log.info(
+      {
+        version: SHOALD_VERSION,
+        api: `${api.address.address}:${api.address.port}`,
+        slbCompat: slbCompat ? `${slbCompat.address.address}:${slbCompat.address.port}` : 'off',
+        dataDir: config.dataDir,
+        instances: store.stats().instances,
+      },
+      'shoald ready',
+    );
+
+    let stopping: Promise<void> | undefined;
+    const stop = (reason = 'stop requested'): Promise<void> =>
+      (stopping ??= (async () => {
+        ready = false;
+        log.info({ reason }, 'shoald stopping');
+        const drained = Promise.all(servers.map((s) => s.close()));
+        const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), config.shutdown.graceMs).unref());
+        if ((await Promise.race([drained, timer])) === 'timeout') {
+          log.warn({ graceMs: config.shutdown.graceMs }, 'requests still in flight at the end of the grace period; closing them');
+          for (const s of servers) s.server.closeAllConnections();
+        }
+        await store.close();
+        log.info('shoald stopped');
+      })());
+    return { config, store, api, slbCompat, logger, stop };
+  } catch (err) {
+    await Promise.all(servers.map((s) => s.close()));
+    await store.close();
+    throw err;
+  }
+}

@@ -1,0 +1,761 @@
+/**
+ * The cluster state: one Yjs document holding instances and pools, every write one Yjs
+ * transaction made durable by the DurableLog before the promise resolves.
+ *
+ * Layout of the document (chosen so concurrent writes from different nodes, which the
+ * replication issue brings, merge at a useful grain):
+ *   instances: Y.Map<id, Y.Map>   one Y.Map per instance:
+ *     spec       JSON   every spec field except backends and state (last writer wins as a whole)
+ *     state      'started' | 'stopped'   (start/stop never races with a spec edit)
+ *     backends   Y.Map<backendId, BackendJSON>  (adds on two nodes both survive)
+ *     createdAt, updatedAt, generation
+ *   pools:     Y.Map<name, PoolJSON>
+ *
+ * Reads come from a materialised cache rebuilt per instance from Yjs events, so they are
+ * plain objects and cost nothing to serve; indexes by name and VIP make the invariant checks
+ * O(1) instead of a scan.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import * as Y from 'yjs';
+import {
+  ConflictError,
+  DEFAULT_POOL_NAME,
+  GenerationMismatchError,
+  NotFoundError,
+  PoolExhaustedError,
+  ShoalError,
+  ValidationError,
+  allocateFromPool,
+  backendKey,
+  crossFieldIssues,
+  defaultHealthCheckFor,
+  firstVipClash,
+  ipFamilyOf,
+  matchesLabels,
+  poolContains,
+  poolsOverlap,
+  type Backend,
+  type BackendPatch,
+  type DesiredState,
+  type FieldIssue,
+  type HealthCheck,
+  type Instance,
+  type InstancePatch,
+  type InstanceSpec,
+  type LabelRequirement,
+  type Pool,
+  type PoolSpec,
+} from '@shoal/model';
+import { openDurableLog, type DurableLog, type DurableLogStats, type RecoveredState } from './durable-log.js';
+import { createMemoryLog } from './memory-log.js';
+
+/** Origin tag of transactions made by this node's API, as opposed to updates from peers. */
+export const LOCAL_ORIGIN = Symbol('shoal-local-write');
+
+export interface WriteOptions {
+  /** Refuse the write unless the object is at this generation (If-Match). */
+  readonly ifGeneration?: number | undefined;
+}
+
+export interface InstanceFilter {
+  readonly labels?: readonly LabelRequirement[];
+}
+
+/** A backend as a client gives it: the parsed BackendSpec (id optional). */
+export interface BackendInput {
+  readonly id?: string | undefined;
+  readonly name?: string | undefined;
+  readonly ip: string;
+  readonly port?: number | undefined;
+  readonly weight: number;
+  readonly enabled: boolean;
+  readonly forwarding?: Backend['forwarding'] | undefined;
+}
+
+export interface StoreStats {
+  readonly instances: number;
+  readonly pools: number;
+  readonly loadMs: number;
+  readonly log: DurableLogStats;
+}
+
+export type UpdateListener = (update: Uint8Array, origin: unknown) => void;
+
+export interface ClusterStore {
+  listInstances(filter?: InstanceFilter): Instance[];
+  /** By name, or by id (slb's uuid). */
+  getInstance(ref: string): Instance | undefined;
+  getInstanceById(id: string): Instance | undefined;
+  createInstance(spec: InstanceSpec, opts?: WriteOptions): Promise<Instance>;
+  replaceInstance(ref: string, spec: InstanceSpec, opts?: WriteOptions): Promise<Instance>;
+  patchInstance(ref: string, patch: InstancePatch, opts?: WriteOptions): Promise<Instance>;
+  setInstanceState(ref: string, state: DesiredState, opts?: WriteOptions): Promise<Instance>;
+  deleteInstance(ref: string, opts?: WriteOptions): Promise<Instance>;
+  addBackend(ref: string, backend: BackendInput, opts?: WriteOptions): Promise<{ instance: Instance; backend: Backend }>;
+  updateBackend(ref: string, backendId: string, patch: BackendPatch, opts?: WriteOptions): Promise<{ instance: Instance; backend: Backend }>;
+  removeBackend(ref: string, backendId: string, opts?: WriteOptions): Promise<{ instance: Instance; backend: Backend }>;
+
+  listPools(): Pool[];
+  getPool(name: string): Pool | undefined;
+  createPool(spec: PoolSpec): Promise<Pool>;
+  replacePool(name: string, spec: PoolSpec, opts?: WriteOptions): Promise<Pool>;
+  deletePool(name: string, opts?: WriteOptions): Promise<Pool>;
+
+  // The replication surface (Yjs sync protocol speaks these).
+  encodeStateVector(): Uint8Array;
+  encodeStateAsUpdate(remoteStateVector?: Uint8Array): Uint8Array;
+  /** Applies a peer's update; resolves once it is durable here. */
+  applyRemoteUpdate(update: Uint8Array, origin: unknown): Promise<void>;
+  /** Every update to the document (local or remote) with its origin; returns an unsubscribe. */
+  onUpdate(listener: UpdateListener): () => void;
+
+  stats(): StoreStats;
+  /** Writes a snapshot now and starts a fresh log. */
+  compact(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StoreInit {
+  /** Data directory; absent keeps everything in memory (tests). */
+  readonly dir?: string;
+  /** Compact the log into a snapshot past this many bytes. @default 64 MiB */
+  readonly compactAfterBytes?: number;
+  readonly logger?: Logger;
+  /** @default () => new Date() */
+  readonly now?: () => Date;
+  /** @default crypto.randomUUID */
+  readonly newId?: () => string;
+}
+
+/** Recovered logs longer than this are compacted right after load, so the next start is fast. */
+const COMPACT_ON_LOAD_UPDATES = 5_000;
+
+export async function openStore(init: StoreInit = {}): Promise<ClusterStore> {
+  const started = performance.now();
+  let log: DurableLog;
+  let recovered: RecoveredState;
+  if (init.dir === undefined) {
+    log = createMemoryLog();
+    recovered = { snapshot: null, updates: [], tornTailBytes: 0, epoch: 0 };
+  } else {
+    ({ log, recovered } = await openDurableLog({
+      dir: init.dir,
+      ...(init.compactAfterBytes === undefined ? {} : { compactAfterBytes: init.compactAfterBytes }),
+      ...(init.logger === undefined ? {} : { logger: init.logger.child({ component: 'durable-log' }) }),
+    }));
+  }
+  const store = new YjsClusterStore(log, init);
+  store.load(recovered, started);
+  if (recovered.updates.length > COMPACT_ON_LOAD_UPDATES) await store.compact();
+  return store;
+}
+
+/** A store over an injected log (e.g. a MemoryLog another test crashed). */
+export function openStoreOnLog(log: DurableLog, recovered: RecoveredState, init: Omit<StoreInit, 'dir'> = {}): ClusterStore {
+  const store = new YjsClusterStore(log, init);
+  store.load(recovered, performance.now());
+  return store;
+}
+
+type Json = Record<string, unknown>;
+
+type WithoutUndefined<T> = { [K in keyof T]: Exclude<T[K], undefined> };
+
+/** Yjs and JSON both keep `undefined` differently from "absent": store absent. */
+function dropUndefined<T extends object>(o: T): WithoutUndefined<T> {
+  const out: Json = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
+  return out as WithoutUndefined<T>;
+}
+
+function compareOldest(a: Instance, b: Instance): number {
+  return a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function addToIndex(index: Map<string, Set<string>>, key: string, id: string): void {
+  let set = index.get(key);
+  if (!set) index.set(key, (set = new Set()));
+  set.add(id);
+}
+
+function removeFromIndex(index: Map<string, Set<string>>, key: string, id: string): void {
+  const set = index.get(key);
+  if (!set) return;
+  set.delete(id);
+  if (set.size === 0) index.delete(key);
+}
+
+const SPEC_KEYS = [
+  'name',
+  'description',
+  'vip',
+  'pool',
+  'sharingKey',
+  'ports',
+  'scheduler',
+  'forwarding',
+  'persistenceTimeoutS',
+  'persistenceNetmask',
+  'healthCheck',
+  'labels',
+] as const;
+
+/** The spec fields as held in the `spec` JSON of an instance (resolved: vip always set). */
+type StoredSpec = Pick<Instance, (typeof SPEC_KEYS)[number]>;
+
+class YjsClusterStore implements ClusterStore {
+  private readonly doc = new Y.Doc();
+  private readonly instances = this.doc.getMap<Y.Map<unknown>>('instances');
+  private readonly pools = this.doc.getMap<Json>('pools');
+  private readonly cache = new Map<string, Instance>();
+  private readonly byName = new Map<string, Set<string>>();
+  private readonly byVip = new Map<string, Set<string>>();
+  private readonly poolCache = new Map<string, Pool>();
+  private readonly listeners = new Set<UpdateListener>();
+  private readonly log: DurableLog;
+  private readonly logger: Logger | undefined;
+  private readonly now: () => Date;
+  private readonly newId: () => string;
+  /** The durability promise of the update the last transaction produced. */
+  private lastAppend: Promise<void> | null = null;
+  private compacting: Promise<void> | null = null;
+  private loadMs = 0;
+  private closed = false;
+
+  constructor(log: DurableLog, init: Omit<StoreInit, 'dir'>) {
+    this.log = log;
+    this.logger = init.logger?.child({ component: 'store' });
+    this.now = init.now ?? (() => new Date());
+    this.newId = init.newId ?? randomUUID;
+  }
+
+  load(recovered: RecoveredState, startedAt: number): void {
+    if (recovered.snapshot) Y.applyUpdate(this.doc, recovered.snapshot);
+    // One merged apply is far cheaper than thousands of small ones.
+    if (recovered.updates.length > 0) Y.applyUpdate(this.doc, Y.mergeUpdates(recovered.updates));
+    for (const id of this.instances.keys()) this.refreshInstance(id);
+    for (const name of this.pools.keys()) this.refreshPool(name);
+    this.doc.on('update', (update: Uint8Array, origin: unknown) => this.onDocUpdate(update, origin));
+    this.instances.observeDeep((events) => {
+      const ids = new Set<string>();
+      for (const e of events) {
+        if (e.target === this.instances) for (const k of e.changes.keys.keys()) ids.add(k);
+        else if (typeof e.path[0] === 'string') ids.add(e.path[0]);
+      }
+      for (const id of ids) this.refreshInstance(id);
+    });
+    this.pools.observe((e) => {
+      for (const k of e.changes.keys.keys()) this.refreshPool(k);
+    });
+    this.loadMs = performance.now() - startedAt;
+    this.logger?.info(
+      { instances: this.cache.size, pools: this.poolCache.size, loadMs: Math.round(this.loadMs), replayed: recovered.updates.length, tornTailBytes: recovered.tornTailBytes },
+      'store loaded',
+    );
+  }
+
+  private onDocUpdate(update: Uint8Array, origin: unknown): void {
+    const pending = this.log.append(update);
+    // The writer awaits `pending`; this catch only keeps an unawaited failure from crashing the process.
+    pending.catch((err: unknown) => this.logger?.error({ err }, 'update log append failed'));
+    this.lastAppend = pending;
+    for (const l of this.listeners) {
+      try {
+        l(update, origin);
+      } catch (err) {
+        this.logger?.error({ err }, 'update listener threw');
+      }
+    }
+  }
+
+  // ---- materialisation -------------------------------------------------------------
+
+  private refreshInstance(id: string): void {
+    const prev = this.cache.get(id);
+    if (prev) {
+      removeFromIndex(this.byName, prev.name, id);
+      removeFromIndex(this.byVip, prev.vip, id);
+      this.cache.delete(id);
+    }
+    const y = this.instances.get(id);
+    if (!(y instanceof Y.Map)) return;
+    const inst = readInstance(id, y);
+    if (!inst) {
+      this.logger?.warn({ id }, 'instance record is malformed; ignored');
+      return;
+    }
+    this.cache.set(id, inst);
+    addToIndex(this.byName, inst.name, id);
+    addToIndex(this.byVip, inst.vip, id);
+  }
+
+  private refreshPool(name: string): void {
+    const raw = this.pools.get(name);
+    if (raw && typeof raw === 'object' && Array.isArray(raw['ranges'])) this.poolCache.set(name, raw as unknown as Pool);
+    else this.poolCache.delete(name);
+  }
+
+  // ---- reads -----------------------------------------------------------------------
+
+  listInstances(filter?: InstanceFilter): Instance[] {
+    const out: Instance[] = [];
+    for (const inst of this.cache.values()) {
+      if (filter?.labels && !matchesLabels(inst.labels, filter.labels)) continue;
+      out.push(inst);
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : compareOldest(a, b)));
+  }
+
+  getInstance(ref: string): Instance | undefined {
+    const ids = this.byName.get(ref);
+    if (ids && ids.size > 0) {
+      // Two instances can share a name only after a concurrent write on two nodes merges;
+      // the oldest is the one every node answers with.
+      let best: Instance | undefined;
+      for (const id of ids) {
+        const c = this.cache.get(id);
+        if (c && (!best || compareOldest(c, best) < 0)) best = c;
+      }
+      if (best) return best;
+    }
+    return this.cache.get(ref);
+  }
+
+  getInstanceById(id: string): Instance | undefined {
+    return this.cache.get(id);
+  }
+
+  listPools(): Pool[] {
+    return [...this.poolCache.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  getPool(name: string): Pool | undefined {
+    return this.poolCache.get(name);
+  }
+
+  // ---- instance writes ---------------------------------------------------------------
+
+  async createInstance(spec: InstanceSpec, _opts?: WriteOptions): Promise<Instance> {
+    this.assertOpen();
+    if (this.byName.has(spec.name)) throw new ConflictError(`instance "${spec.name}" already exists`, [{ path: 'name', message: 'already exists' }]);
+    const resolved = this.resolveVip(spec, null);
+    const backends = this.assignBackendIds(spec.backends, []);
+    const stored = this.toStoredSpec(spec, resolved);
+    this.checkInstance(stored, backends, null);
+    const id = this.newId();
+    const now = this.now().toISOString();
+    await this.commit(() => {
+      const y = new Y.Map<unknown>();
+      this.instances.set(id, y);
+      y.set('spec', dropUndefined({ ...stored }));
+      y.set('state', spec.state);
+      const by = new Y.Map<unknown>();
+      y.set('backends', by);
+      for (const b of backends) by.set(b.id, dropUndefined({ ...b }));
+      y.set('createdAt', now);
+      y.set('updatedAt', now);
+      y.set('generation', 1);
+    });
+    return this.mustGet(id);
+  }
+
+  async replaceInstance(ref: string, spec: InstanceSpec, opts?: WriteOptions): Promise<Instance> {
+    const existing = this.requireInstance(ref, opts);
+    return this.rewriteInstance(existing, spec, spec.state, spec.backends);
+  }
+
+  async patchInstance(ref: string, patch: InstancePatch, opts?: WriteOptions): Promise<Instance> {
+    const existing = this.requireInstance(ref, opts);
+    const merged: InstanceSpec = {
+      name: patch.name ?? existing.name,
+      ports: patch.ports ?? [...existing.ports],
+      scheduler: patch.scheduler ?? existing.scheduler,
+      forwarding: patch.forwarding ?? existing.forwarding,
+      persistenceTimeoutS: patch.persistenceTimeoutS ?? existing.persistenceTimeoutS,
+      backends: patch.backends ?? [...existing.backends],
+      state: patch.state ?? existing.state,
+      labels: patch.labels ?? { ...existing.labels },
+      healthCheck: patch.healthCheck ?? existing.healthCheck,
+      // `null` clears an optional field, `undefined` keeps it.
+      description: patch.description === null ? undefined : (patch.description ?? existing.description),
+      pool: patch.pool === null ? undefined : (patch.pool ?? existing.pool),
+      sharingKey: patch.sharingKey === null ? undefined : (patch.sharingKey ?? existing.sharingKey),
+      persistenceNetmask: patch.persistenceNetmask === null ? undefined : (patch.persistenceNetmask ?? existing.persistenceNetmask),
+      vip: patch.vip ?? existing.vip,
+    };
+    // Moving to another pool without naming a VIP re-allocates only if the old VIP is not in it.
+    if (patch.vip === undefined && patch.pool !== undefined) merged.vip = undefined;
+    return this.rewriteInstance(existing, merged, merged.state, merged.backends);
+  }
+
+  async setInstanceState(ref: string, state: DesiredState, opts?: WriteOptions): Promise<Instance> {
+    const existing = this.requireInstance(ref, opts);
+    if (existing.state === state) return existing;
+    await this.commit(() => {
+      const y = this.yInstance(existing.id);
+      y.set('state', state);
+      this.touch(y, existing);
+    });
+    return this.mustGet(existing.id);
+  }
+
+  async deleteInstance(ref: string, opts?: WriteOptions): Promise<Instance> {
+    const existing = this.requireInstance(ref, opts);
+    await this.commit(() => this.instances.delete(existing.id));
+    return existing;
+  }
+
+  async addBackend(ref: string, input: BackendInput, opts?: WriteOptions): Promise<{ instance: Instance; backend: Backend }> {
+    const existing = this.requireInstance(ref, opts);
+    const key = backendKey(input);
+    const dup = existing.backends.find((b) => backendKey(b) === key || (input.id !== undefined && b.id === input.id));
+    if (dup) throw new ConflictError(`backend ${describeBackend(input)} already exists in instance "${existing.name}"`, [{ path: 'ip', message: `already a backend (id ${dup.id})` }]);
+    const backend: Backend = dropUndefined({ ...input, id: input.id ?? this.newId() });
+    this.checkInstance(existing, [...existing.backends, backend], existing.id, 'backends');
+    await this.commit(() => {
+      const y = this.yInstance(existing.id);
+      (y.get('backends') as Y.Map<unknown>).set(backend.id, { ...backend });
+      this.touch(y, existing);
+    });
+    return { instance: this.mustGet(existing.id), backend };
+  }
+
+  async updateBackend(ref: string, backendId: string, patch: BackendPatch, opts?: WriteOptions): Promise<{ instance: Instance; backend: Backend }> {
+    const existing = this.requireInstance(ref, opts);
+    const current = existing.backends.find((b) => b.id === backendId);
+    if (!current) throw new NotFoundError(`backend ${backendId} of instance "${existing.name}"`);
+    const next: Backend = dropUndefined({
+      ...current,
+      weight: patch.weight ?? current.weight,
+      enabled: patch.enabled ?? current.enabled,
+      name: patch.name === null ? undefined : (patch.name ?? current.name),
+      forwarding: patch.forwarding === null ? undefined : (patch.forwarding ?? current.forwarding),
+      port: patch.port === null ? undefined : (patch.port ?? current.port),
+    });
+    const others = existing.backends.filter((b) => b.id !== backendId);
+    if (others.some((b) => backendKey(b) === backendKey(next))) throw new ConflictError(`backend ${describeBackend(next)} already exists`, [{ path: 'port', message: 'another backend has this address and port' }]);
+    this.checkInstance(existing, [...others, next], existing.id, 'backends');
+    await this.commit(() => {
+      const y = this.yInstance(existing.id);
+      (y.get('backends') as Y.Map<unknown>).set(backendId, { ...next });
+      this.touch(y, existing);
+    });
+    return { instance: this.mustGet(existing.id), backend: next };
+  }
+
+  async removeBackend(ref: string, backendId: string, opts?: WriteOptions): Promise<{ instance: Instance; backend: Backend }> {
+    const existing = this.requireInstance(ref, opts);
+    const current = existing.backends.find((b) => b.id === backendId);
+    if (!current) throw new NotFoundError(`backend ${backendId} of instance "${existing.name}"`);
+    await this.commit(() => {
+      const y = this.yInstance(existing.id);
+      (y.get('backends') as Y.Map<unknown>).delete(backendId);
+      this.touch(y, existing);
+    });
+    return { instance: this.mustGet(existing.id), backend: current };
+  }
+
+  // ---- pools -------------------------------------------------------------------------
+
+  async createPool(spec: PoolSpec): Promise<Pool> {
+    this.assertOpen();
+    if (this.poolCache.has(spec.name)) throw new ConflictError(`pool "${spec.name}" already exists`, [{ path: 'name', message: 'already exists' }]);
+    this.checkPoolOverlap(spec);
+    const now = this.now().toISOString();
+    const pool: Pool = dropUndefined({ ...spec, createdAt: now, updatedAt: now, generation: 1 });
+    await this.commit(() => this.pools.set(spec.name, { ...pool }));
+    return pool;
+  }
+
+  async replacePool(name: string, spec: PoolSpec, opts?: WriteOptions): Promise<Pool> {
+    const existing = this.requirePool(name, opts);
+    if (spec.name !== name) throw new ValidationError([{ path: 'name', message: `must match the pool being replaced ("${name}")` }]);
+    this.checkPoolOverlap(spec);
+    const stranded = this.listInstances().filter((i) => i.pool === name && !poolContains(spec, i.vip));
+    if (stranded.length > 0) {
+      throw new ConflictError(`pool "${name}" would no longer contain the VIPs of ${stranded.map((i) => `"${i.name}" (${i.vip})`).join(', ')}`, [
+        { path: 'ranges', message: 'must keep every allocated VIP' },
+      ]);
+    }
+    const pool: Pool = dropUndefined({ ...spec, createdAt: existing.createdAt, updatedAt: this.now().toISOString(), generation: existing.generation + 1 });
+    await this.commit(() => this.pools.set(name, { ...pool }));
+    return pool;
+  }
+
+  async deletePool(name: string, opts?: WriteOptions): Promise<Pool> {
+    const existing = this.requirePool(name, opts);
+    const users = this.listInstances().filter((i) => i.pool === name);
+    if (users.length > 0) {
+      throw new ConflictError(`pool "${name}" is used by ${users.length} instance(s): ${users.slice(0, 5).map((i) => i.name).join(', ')}`);
+    }
+    await this.commit(() => this.pools.delete(name));
+    return existing;
+  }
+
+  // ---- replication surface ------------------------------------------------------------
+
+  encodeStateVector(): Uint8Array {
+    return Y.encodeStateVector(this.doc);
+  }
+
+  encodeStateAsUpdate(remoteStateVector?: Uint8Array): Uint8Array {
+    return Y.encodeStateAsUpdate(this.doc, remoteStateVector);
+  }
+
+  async applyRemoteUpdate(update: Uint8Array, origin: unknown): Promise<void> {
+    this.assertOpen();
+    this.lastAppend = null;
+    try {
+      Y.applyUpdate(this.doc, update, origin);
+    } catch (err) {
+      throw new ShoalError('E_BAD_REQUEST', 'malformed Yjs update', { cause: err });
+    }
+    const pending = this.lastAppend as Promise<void> | null;
+    if (pending) await pending;
+    this.maybeCompact();
+  }
+
+  onUpdate(listener: UpdateListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  stats(): StoreStats {
+    return { instances: this.cache.size, pools: this.poolCache.size, loadMs: this.loadMs, log: this.log.stats() };
+  }
+
+  async compact(): Promise<void> {
+    if (this.compacting) return this.compacting;
+    this.compacting = this.log.compact(Y.encodeStateAsUpdate(this.doc)).finally(() => {
+      this.compacting = null;
+    });
+    return this.compacting;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.compacting?.catch(() => undefined);
+    await this.log.close();
+    this.doc.destroy();
+  }
+
+  // ---- helpers -----------------------------------------------------------------------
+
+  private assertOpen(): void {
+    if (this.closed) throw new ShoalError('E_UNAVAILABLE', 'store is closed');
+  }
+
+  /** Runs `mutate` as one transaction and resolves once its update is durable. */
+  private async commit(mutate: () => void): Promise<void> {
+    this.assertOpen();
+    this.lastAppend = null;
+    this.doc.transact(mutate, LOCAL_ORIGIN);
+    const pending = this.lastAppend as Promise<void> | null;
+    if (pending) await pending;
+    this.maybeCompact();
+  }
+
+  private maybeCompact(): void {
+    if (!this.compacting && !this.closed && this.log.needsCompaction()) {
+      this.compact().catch((err: unknown) => this.logger?.error({ err }, 'compaction failed'));
+    }
+  }
+
+  private requireInstance(ref: string, opts: WriteOptions | undefined): Instance {
+    this.assertOpen();
+    const inst = this.getInstance(ref);
+    if (!inst) throw new NotFoundError(`instance "${ref}"`);
+    if (opts?.ifGeneration !== undefined && opts.ifGeneration !== inst.generation) {
+      throw new GenerationMismatchError(`instance "${inst.name}"`, opts.ifGeneration, inst.generation);
+    }
+    return inst;
+  }
+
+  private requirePool(name: string, opts: WriteOptions | undefined): Pool {
+    this.assertOpen();
+    const pool = this.poolCache.get(name);
+    if (!pool) throw new NotFoundError(`pool "${name}"`);
+    if (opts?.ifGeneration !== undefined && opts.ifGeneration !== pool.generation) {
+      throw new GenerationMismatchError(`pool "${name}"`, opts.ifGeneration, pool.generation);
+    }
+    return pool;
+  }
+
+  private yInstance(id: string): Y.Map<unknown> {
+    const y = this.instances.get(id);
+    if (!(y instanceof Y.Map)) throw new NotFoundError(`instance ${id}`);
+    return y;
+  }
+
+  private mustGet(id: string): Instance {
+    const inst = this.cache.get(id);
+    if (!inst) throw new ShoalError('E_INTERNAL', `instance ${id} vanished after its own write`);
+    return inst;
+  }
+
+  private touch(y: Y.Map<unknown>, existing: Instance): void {
+    y.set('updatedAt', this.now().toISOString());
+    y.set('generation', existing.generation + 1);
+  }
+
+  private async rewriteInstance(existing: Instance, spec: InstanceSpec, state: DesiredState, backendsIn: readonly BackendInput[]): Promise<Instance> {
+    if (spec.name !== existing.name && this.byName.has(spec.name)) {
+      throw new ConflictError(`instance "${spec.name}" already exists`, [{ path: 'name', message: 'already exists' }]);
+    }
+    const resolved = this.resolveVip(spec, existing);
+    const backends = this.assignBackendIds(backendsIn, existing.backends);
+    const stored = this.toStoredSpec(spec, resolved);
+    this.checkInstance(stored, backends, existing.id);
+    await this.commit(() => {
+      const y = this.yInstance(existing.id);
+      y.set('spec', dropUndefined({ ...stored }));
+      if (existing.state !== state) y.set('state', state);
+      const by = y.get('backends') as Y.Map<unknown>;
+      const keep = new Set(backends.map((b) => b.id));
+      for (const id of [...by.keys()]) if (!keep.has(id)) by.delete(id);
+      const prev = new Map(existing.backends.map((b) => [b.id, b]));
+      for (const b of backends) {
+        // Only changed backends are rewritten: an unrelated concurrent edit of another backend survives the merge.
+        if (JSON.stringify(prev.get(b.id)) !== JSON.stringify(b)) by.set(b.id, { ...b });
+      }
+      this.touch(y, existing);
+    });
+    return this.mustGet(existing.id);
+  }
+
+  private toStoredSpec(spec: InstanceSpec, resolved: { vip: string; pool: string | undefined }): StoredSpec {
+    const healthCheck: HealthCheck = spec.healthCheck ?? defaultHealthCheckFor(spec.ports);
+    return dropUndefined({
+      name: spec.name,
+      description: spec.description,
+      vip: resolved.vip,
+      pool: resolved.pool,
+      sharingKey: spec.sharingKey,
+      ports: spec.ports,
+      scheduler: spec.scheduler,
+      forwarding: spec.forwarding,
+      persistenceTimeoutS: spec.persistenceTimeoutS,
+      persistenceNetmask: spec.persistenceNetmask,
+      healthCheck,
+      labels: spec.labels,
+    }) as StoredSpec;
+  }
+
+  /** Keeps ids of backends that stay (by id or by address), mints ids for new ones. */
+  private assignBackendIds(input: readonly BackendInput[], existing: readonly Backend[]): Backend[] {
+    const byKey = new Map(existing.map((b) => [backendKey(b), b.id]));
+    const used = new Set<string>();
+    return input.map((b, i) => {
+      let id = b.id ?? byKey.get(backendKey(b)) ?? this.newId();
+      if (used.has(id)) {
+        if (b.id !== undefined) throw new ValidationError([{ path: `backends.${i}.id`, message: 'duplicate backend id' }]);
+        id = this.newId();
+      }
+      used.add(id);
+      return dropUndefined({ ...b, id });
+    });
+  }
+
+  /** Picks the VIP: the one given, the one the instance already has, or a free one from its pool. */
+  private resolveVip(spec: InstanceSpec, existing: Instance | null): { vip: string; pool: string | undefined } {
+    const pool = spec.pool === undefined ? undefined : this.poolCache.get(spec.pool);
+    if (spec.pool !== undefined && !pool) throw new ValidationError([{ path: 'pool', message: `no pool named "${spec.pool}"` }]);
+    if (spec.vip !== undefined) {
+      if (pool && !poolContains(pool, spec.vip)) throw new ValidationError([{ path: 'vip', message: `${spec.vip} is not in pool "${pool.name}"` }]);
+      return { vip: spec.vip, pool: spec.pool };
+    }
+    // An existing instance keeps its VIP unless it moves to a pool that does not hold it.
+    if (existing && (pool === undefined || poolContains(pool, existing.vip))) {
+      return { vip: existing.vip, pool: spec.pool ?? existing.pool };
+    }
+    const from = pool ?? this.defaultPool();
+    if (!from) {
+      throw new ValidationError([{ path: 'vip', message: `is required: there is no pool to allocate from (create a pool named "${DEFAULT_POOL_NAME}" or pass "pool")` }]);
+    }
+    if (spec.sharingKey !== undefined) {
+      // MetalLB's allow-shared-ip: join a VIP that instances with the same key already hold.
+      for (const other of this.cache.values()) {
+        if (other.sharingKey !== spec.sharingKey || other.pool !== from.name || other.id === existing?.id) continue;
+        const clash = firstVipClash({ id: existing?.id ?? '', name: spec.name, vip: other.vip, sharingKey: spec.sharingKey, ports: spec.ports }, this.onVip(other.vip));
+        if (!clash) return { vip: other.vip, pool: from.name };
+      }
+    }
+    const firstBackend = spec.backends[0];
+    const family = firstBackend ? ipFamilyOf(firstBackend.ip) : null;
+    const inUse = new Set(this.byVip.keys());
+    const vip = allocateFromPool(from, inUse, family ?? undefined) ?? (family === null ? null : allocateFromPool(from, inUse));
+    if (vip === null) throw new PoolExhaustedError(from.name);
+    return { vip, pool: from.name };
+  }
+
+  /** The pool named "default", else the first auto-assigning pool by name. */
+  private defaultPool(): Pool | undefined {
+    return this.poolCache.get(DEFAULT_POOL_NAME) ?? this.listPools().find((p) => p.autoAssign);
+  }
+
+  private onVip(vip: string): Instance[] {
+    const ids = this.byVip.get(vip);
+    if (!ids) return [];
+    const out: Instance[] = [];
+    for (const id of ids) {
+      const c = this.cache.get(id);
+      if (c) out.push(c);
+    }
+    return out;
+  }
+
+  /** Cross-field and cross-instance checks on the instance as it would be after the write. */
+  private checkInstance(spec: StoredSpec, backends: readonly Backend[], selfId: string | null, issuePrefix?: string): void {
+    const issues: FieldIssue[] = crossFieldIssues({ ...spec, backends }).map((i) => ({
+      path: i.path.map(String).join('.'),
+      message: i.message,
+    }));
+    if (issues.length > 0) {
+      // A single-backend write reports against its own body, not the instance's backend list.
+      throw new ValidationError(issuePrefix === 'backends' ? issues.map((i) => ({ path: i.path.replace(/^backends\.\d+\.?/, ''), message: i.message })) : issues);
+    }
+    const clash = firstVipClash({ id: selfId ?? '', name: spec.name, vip: spec.vip, sharingKey: spec.sharingKey, ports: spec.ports }, this.onVip(spec.vip));
+    if (clash) throw new ConflictError(clash.message, [clash]);
+  }
+
+  private checkPoolOverlap(spec: PoolSpec): void {
+    for (const other of this.poolCache.values()) {
+      if (other.name !== spec.name && poolsOverlap(spec, other)) {
+        throw new ConflictError(`pool "${spec.name}" overlaps pool "${other.name}"`, [{ path: 'ranges', message: `overlaps pool "${other.name}"` }]);
+      }
+    }
+  }
+}
+
+function describeBackend(b: { ip: string; port?: number | undefined }): string {
+  return b.port === undefined ? b.ip : b.ip.includes(':') ? `[${b.ip}]:${b.port}` : `${b.ip}:${b.port}`;
+}
+
+/** Reads one instance defensively: a record a buggy or hostile peer wrote must not crash reads. */
+function readInstance(id: string, y: Y.Map<unknown>): Instance | null {
+  const spec = y.get('spec');
+  const by = y.get('backends');
+  const state = y.get('state');
+  const createdAt = y.get('createdAt');
+  const updatedAt = y.get('updatedAt');
+  const generation = y.get('generation');
+  if (spec === null || typeof spec !== 'object' || !(by instanceof Y.Map)) return null;
+  const s = spec as Partial<StoredSpec>;
+  if (typeof s.name !== 'string' || typeof s.vip !== 'string' || !Array.isArray(s.ports)) return null;
+  const backends: Backend[] = [];
+  for (const v of by.values()) {
+    if (v !== null && typeof v === 'object' && typeof (v as Backend).ip === 'string' && typeof (v as Backend).id === 'string') backends.push(v as Backend);
+  }
+  backends.sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : (a.port ?? 0) - (b.port ?? 0)));
+  return {
+    ...(s as StoredSpec),
+    id,
+    backends,
+    state: state === 'stopped' ? 'stopped' : 'started',
+    createdAt: typeof createdAt === 'string' ? createdAt : '1970-01-01T00:00:00.000Z',
+    updatedAt: typeof updatedAt === 'string' ? updatedAt : '1970-01-01T00:00:00.000Z',
+    generation: typeof generation === 'number' ? generation : 0,
+  };
+}
