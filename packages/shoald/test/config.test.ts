@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, ShoaldConfigSchema, loadConfigFile, parseConfig } from '../src/index.js';
+
+const example = fileURLToPath(new URL('../../../../deploy/shoald.example.yaml', import.meta.url));
+const tls = { cert: 'n.crt', key: 'n.key', ca: 'ca.crt' };
+
+test('the annotated example config is valid and spells out every default', () => {
+  const cfg = loadConfigFile(example);
+  const defaults = parseConfig({ api: { tls: cfg.api.tls }, node: { name: 'node1' }, pools: cfg.pools }, '/');
+  // Every value the example shows is the default, so the example documents them truthfully.
+  assert.deepEqual({ ...cfg, dataDir: cfg.dataDir }, { ...defaults, dataDir: cfg.dataDir });
+  assert.equal(cfg.dataDir, '/var/lib/shoal');
+  // Every top-level key of the schema appears in the example.
+  for (const key of Object.keys(ShoaldConfigSchema.shape)) assert.ok(key in cfg, `example lacks ${key}`);
+});
+
+test('relative TLS paths resolve against the config file', () => {
+  const cfg = parseConfig({ api: { tls } }, '/etc/shoal');
+  assert.equal(cfg.api.tls.cert, '/etc/shoal/n.crt');
+  assert.equal(cfg.api.port, 8443);
+  assert.equal(cfg.slbCompat.enabled, false);
+  assert.equal(cfg.slbCompat.host, '127.0.0.1');
+});
+
+test('a bad config names every bad field', () => {
+  try {
+    parseConfig({ api: { port: 70000, tls: { cert: 'x' } }, logging: { level: 'loud' }, colour: 1 }, '/');
+    assert.fail('expected ConfigError');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    const paths = (err.issues ?? []).map((i) => i.path).sort();
+    assert.deepEqual(paths, ['api.port', 'api.tls.ca', 'api.tls.key', 'colour', 'logging.level']);
+    assert.match(err.message, /api\.port/);
+  }
+  assert.throws(() => parseConfig({ api: { tls }, pools: [{ name: 'p', ranges: ['10.0.0.0/8'] }, { name: 'p', ranges: ['11.0.0.0/8'] }] }, '/'), /pools\.1\.name: duplicate/);
+});
+
+test('unreadable and non-YAML files are clear errors', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'shoal-cfg-'));
+  try {
+    assert.throws(() => loadConfigFile(join(dir, 'absent.yaml')), /cannot read config file/);
+    await writeFile(join(dir, 'bad.yaml'), 'api: [unclosed');
+    assert.throws(() => loadConfigFile(join(dir, 'bad.yaml')), /not valid YAML/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
