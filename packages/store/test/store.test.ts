@@ -142,15 +142,20 @@ test('every acknowledged write survives SIGKILL of the writing process, across s
     for (let round = 0; round < 4; round++) {
       const child = spawn(process.execPath, [writer, dir, String(round)], { stdio: ['ignore', 'pipe', 'inherit'] });
       let buf = '';
+      let firstAck: () => void = () => undefined;
+      const acking = new Promise<void>((r) => (firstAck = r));
       child.stdout.setEncoding('utf8');
       child.stdout.on('data', (d: string) => {
+        firstAck();
         buf += d;
         const lines = buf.split('\n');
         buf = lines.pop() ?? '';
         for (const l of lines) if (l) acked.add(l);
       });
       const exited = new Promise((r) => child.once('exit', r));
-      await new Promise((r) => setTimeout(r, 400 + Math.random() * 800));
+      // Kill at a random moment once the writer is acknowledging (start-up time varies with load).
+      await Promise.race([acking, exited]);
+      await new Promise((r) => setTimeout(r, 100 + Math.random() * 700));
       child.kill('SIGKILL');
       await exited;
     }
