@@ -3,13 +3,16 @@
  * processes on loopback ports. Everything is named with a per-run prefix and removed in the
  * caller's finally; processes are stopped by PID, never by name.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+
+const execFileAsync = promisify(execFile);
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CERTS_SCRIPT = join(REPO_ROOT, 'certs', 'shoal-certs.sh');
@@ -25,9 +28,12 @@ export function hasCommand(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
-function runCerts(args: string[]): void {
-  const r = spawnSync('bash', [CERTS_SCRIPT, ...args], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`shoal-certs.sh ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+async function runCerts(args: string[]): Promise<void> {
+  try {
+    await execFileAsync('bash', [CERTS_SCRIPT, ...args]);
+  } catch (err) {
+    throw new Error(`shoal-certs.sh ${args.join(' ')} failed: ${(err as { stderr?: string }).stderr ?? String(err)}`, { cause: err });
+  }
 }
 
 export interface Pki {
@@ -41,9 +47,9 @@ export interface Pki {
 export async function makePki(root: string): Promise<Pki> {
   const dir = join(root, 'pki');
   const otherDir = join(root, 'pki-other');
-  runCerts(['bootstrap', '--dir', dir]);
-  runCerts(['client', '--dir', dir, '--name', 'expired-admin', '--role', 'admin', '--expired']);
-  runCerts(['bootstrap', '--dir', otherDir, '--client', 'admin:admin']);
+  await runCerts(['bootstrap', '--dir', dir]);
+  await runCerts(['client', '--dir', dir, '--name', 'expired-admin', '--role', 'admin', '--expired']);
+  await runCerts(['bootstrap', '--dir', otherDir, '--client', 'admin:admin']);
   return {
     dir,
     otherDir,

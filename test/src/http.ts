@@ -11,7 +11,7 @@ export interface HttpResult {
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly text: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests inspect JSON loosely
+   
   readonly json: any;
 }
 

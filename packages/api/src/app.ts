@@ -27,6 +27,12 @@ export interface ApiEnv {
 
 export type ApiContext = Context<ApiEnv>;
 
+/** What identifying a caller may look at: the raw connection and the request headers. */
+export interface IdentifyInput {
+  readonly env: ApiEnv['Bindings'];
+  readonly req: { header(name: string): string | undefined };
+}
+
 export interface NodeInfo {
   readonly name: string;
   readonly version: string;
@@ -38,7 +44,7 @@ export interface ApiComponents {
   readonly logger: Logger;
   readonly node: NodeInfo;
   /** Reads the caller's identity (from the TLS peer certificate in production). */
-  readonly identify: (c: ApiContext) => ClientIdentity | { error: string };
+  readonly identify: (request: IdentifyInput) => ClientIdentity | { error: string };
   /** False while starting or shutting down: /readyz answers 503 and writes are refused. */
   readonly isReady?: () => boolean;
   /** More sections for /v1/status (data plane, cluster...) from the composition root. */

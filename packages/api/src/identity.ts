@@ -19,9 +19,11 @@ function allValues(v: string | string[] | undefined): string[] {
  * may carry several OUs; the first that names a Shoal role wins.
  */
 export function identityFromCertificate(cert: PeerCertificate | null | undefined): ClientIdentity | { error: string } {
-  if (!cert || Object.keys(cert).length === 0 || !cert.subject) return { error: 'no client certificate' };
-  const name = firstValue(cert.subject.CN) ?? '(no CN)';
-  const ous = allValues(cert.subject.OU);
+  // Node hands back {} when the peer sent no certificate.
+  const subject = (cert as Partial<PeerCertificate> | null | undefined)?.subject;
+  if (!cert || subject === undefined) return { error: 'no client certificate' };
+  const name = firstValue(subject.CN) ?? '(no CN)';
+  const ous = allValues(subject.OU);
   const role = ous.find(isRole);
   if (role === undefined) return { error: `certificate OU ${ous.length === 0 ? '(none)' : ous.join(',')} names no Shoal role (admin, operator, viewer, node)` };
   return { name, role, serial: cert.serialNumber };

@@ -51,7 +51,7 @@ export async function listen(app: Hono<ApiEnv>, opts: ListenOptions): Promise<Ru
         port: opts.port,
         ...(tlsOptions ? { createServer: createHttpsServer, serverOptions: tlsOptions } : { createServer: createHttpServer }),
       },
-      () => resolve(s as Server),
+      () => resolve(s),
     ) as Server;
     s.once('error', reject);
   });

@@ -27,8 +27,8 @@ async function setup(opts: { maxBodyBytes?: number } = {}): Promise<{ store: Clu
       ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
     });
     const text = await res.text();
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test responses are inspected loosely
-    return { status: res.status, json: text === '' ? undefined : (JSON.parse(text) as any), headers: res.headers };
+     
+    return { status: res.status, json: text === '' ? undefined : (JSON.parse(text)), headers: res.headers };
   };
   return { store, call };
 }

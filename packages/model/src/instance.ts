@@ -236,9 +236,8 @@ export const SERVER_OWNED_FIELDS = ['id', 'createdAt', 'updatedAt', 'generation'
 
 export function withoutServerOwnedFields(body: unknown): unknown {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return body;
-  const copy: Record<string, unknown> = { ...(body as Record<string, unknown>) };
-  for (const f of SERVER_OWNED_FIELDS) delete copy[f];
-  return copy;
+  const owned: readonly string[] = SERVER_OWNED_FIELDS;
+  return Object.fromEntries(Object.entries(body).filter(([k]) => !owned.includes(k)));
 }
 
 /** An instance as stored and returned. */

@@ -186,23 +186,8 @@ function removeFromIndex(index: Map<string, Set<string>>, key: string, id: strin
   if (set.size === 0) index.delete(key);
 }
 
-const SPEC_KEYS = [
-  'name',
-  'description',
-  'vip',
-  'pool',
-  'sharingKey',
-  'ports',
-  'scheduler',
-  'forwarding',
-  'persistenceTimeoutS',
-  'persistenceNetmask',
-  'healthCheck',
-  'labels',
-] as const;
-
 /** The spec fields as held in the `spec` JSON of an instance (resolved: vip always set). */
-type StoredSpec = Pick<Instance, (typeof SPEC_KEYS)[number]>;
+type StoredSpec = Omit<Instance, 'id' | 'backends' | 'state' | 'createdAt' | 'updatedAt' | 'generation'>;
 
 class YjsClusterStore implements ClusterStore {
   private readonly doc = new Y.Doc();
@@ -640,7 +625,7 @@ class YjsClusterStore implements ClusterStore {
       persistenceNetmask: spec.persistenceNetmask,
       healthCheck,
       labels: spec.labels,
-    }) as StoredSpec;
+    });
   }
 
   /** Keeps ids of backends that stay (by id or by address), mints ids for new ones. */

@@ -17,7 +17,7 @@ const snapshotOf = (seqs: readonly number[]): Uint8Array => new TextEncoder().en
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
 const snapshotSeqs = (r: RecoveredState): number[] => (r.snapshot ? new TextDecoder().decode(r.snapshot).split(',').filter(Boolean).map(Number) : []);
 const recoveredSeqs = (r: RecoveredState): number[] => [...new Set([...snapshotSeqs(r), ...r.updates.map(seqOf)])].sort((a, b) => a - b);
-const appendAll = (log: DurableLog, seqs: readonly number[]): Promise<void[]> => Promise.all(seqs.map((s) => log.append(update(s))));
+const appendAll = (log: DurableLog, seqs: readonly number[]): Promise<unknown> => Promise.all(seqs.map((s) => log.append(update(s))));
 const isUnavailable = (err: unknown): boolean => err instanceof ShoalError && err.code === 'E_UNAVAILABLE';
 
 const wal = (epoch: number): string => `wal-${String(epoch).padStart(10, '0')}.log`;
@@ -150,8 +150,9 @@ test('a corrupt newest snapshot is ignored and recovery falls back to the older 
     newest[newest.length - 1] = (newest[newest.length - 1] ?? 0) ^ 0x40;
     await writeFile(join(dir, snap(2)), newest);
 
-    let recovered: RecoveredState;
-    ({ log, recovered } = await openDurableLog({ dir }));
+    const opened = await openDurableLog({ dir });
+    log = opened.log;
+    const recovered = opened.recovered;
     assert.deepEqual(snapshotSeqs(recovered), range(0, 10));
     assert.equal(recovered.epoch, 2);
     assert.deepEqual(recoveredSeqs(recovered), range(0, 30));
