@@ -151,7 +151,7 @@ function requirePermission(permission: Permission, isReady: () => boolean): Midd
     const identity = c.get('identity');
     if (!identity) throw new ShoalError('E_UNAUTHENTICATED', 'a client certificate naming a Shoal role (OU) is required');
     if (!roleAllows(identity.role, permission)) {
-      throw new ShoalError('E_FORBIDDEN', `role "${identity.role}" of ${identity.name} may not ${permission === 'read' ? 'read' : 'write'} here`);
+      throw new ShoalError('E_FORBIDDEN', `${identity.name} (role ${identity.role}) may not ${permission === 'read' ? 'read' : permission === 'pool-write' ? 'change pools' : 'write'}`);
     }
     if (permission !== 'read' && !isReady()) throw new ShoalError('E_UNAVAILABLE', 'node is not ready for writes');
     await next();

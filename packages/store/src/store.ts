@@ -734,9 +734,10 @@ function readInstance(id: string, y: Y.Map<unknown>): Instance | null {
     if (v !== null && typeof v === 'object' && typeof (v as Backend).ip === 'string' && typeof (v as Backend).id === 'string') backends.push(v as Backend);
   }
   backends.sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : (a.port ?? 0) - (b.port ?? 0)));
+  // id first, then the spec as written, then what the server owns: reads well in YAML and tables.
   return {
-    ...(s as StoredSpec),
     id,
+    ...(s as StoredSpec),
     backends,
     state: state === 'stopped' ? 'stopped' : 'started',
     createdAt: typeof createdAt === 'string' ? createdAt : '1970-01-01T00:00:00.000Z',
