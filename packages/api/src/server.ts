@@ -7,6 +7,7 @@
 import { createServer as createHttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { ApiEnv } from './app.js';
@@ -56,6 +57,9 @@ export async function listen(app: Hono<ApiEnv>, opts: ListenOptions): Promise<Ru
     s.once('error', reject);
   });
   server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 65_000;
+  // The identity of a connection is read once (identity.ts); a TLS 1.2 renegotiation could
+  // otherwise swap the certificate under it.
+  server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
   const address = server.address() as AddressInfo;
   return {
     server,

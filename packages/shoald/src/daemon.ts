@@ -12,6 +12,14 @@ import { ConfigError, type ShoaldConfig } from './config.js';
 
 export const SHOALD_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+/**
+ * V8 flags shoald is meant to run with (deploy/shoald.service uses them; the bench too).
+ * A 4 MB semi-space instead of 16 MB keeps the young generation from holding ~35 MB of RSS
+ * after a large store load (bench: 10,000 instances, 188 -> 141 MB) at no measurable cost
+ * to API throughput.
+ */
+export const RECOMMENDED_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+
 export interface RunningShoald {
   readonly config: ShoaldConfig;
   readonly store: ClusterStore;

@@ -50,3 +50,14 @@ test('unreadable and non-YAML files are clear errors', async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('the systemd unit runs shoald with the recommended V8 flags and checks its config first', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const { RECOMMENDED_NODE_FLAGS } = await import('../src/index.js');
+  const unit = await readFile(fileURLToPath(new URL('../../../../deploy/shoald.service', import.meta.url)), 'utf8');
+  const exec = unit.split('\n').find((l) => l.startsWith('ExecStart='));
+  assert.ok(exec);
+  for (const f of RECOMMENDED_NODE_FLAGS) assert.ok(exec.includes(f), `ExecStart lacks ${f}`);
+  assert.match(unit, /ExecStartPre=.*--check-config/);
+  assert.match(unit, /RestartPreventExitStatus=78/);
+});

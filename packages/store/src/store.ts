@@ -2,14 +2,19 @@
  * The cluster state: one Yjs document holding instances and pools, every write one Yjs
  * transaction made durable by the DurableLog before the promise resolves.
  *
- * Layout of the document (chosen so concurrent writes from different nodes, which the
- * replication issue brings, merge at a useful grain):
- *   instances: Y.Map<id, Y.Map>   one Y.Map per instance:
- *     spec       JSON   every spec field except backends and state (last writer wins as a whole)
- *     state      'started' | 'stopped'   (start/stop never races with a spec edit)
- *     backends   Y.Map<backendId, BackendJSON>  (adds on two nodes both survive)
- *     createdAt, updatedAt, generation
- *   pools:     Y.Map<name, PoolJSON>
+ * Layout of the document: three flat maps, so an instance costs five Yjs structs (one record,
+ * four backends) rather than a nested map per instance, which measured twice the heap
+ * (bench: 10,000 instances x 4 backends). The grain still suits concurrent writes on
+ * different nodes (the replication release): backends are separate keys, so adds and removes
+ * of different backends on two nodes both survive; the instance record is last-writer-wins.
+ *   instances: Y.Map<instanceId, InstanceRecord>      spec fields, state, createdAt, updatedAt, generation
+ *   backends:  Y.Map<`${instanceId}/${backendId}`, Backend>
+ *   deleted:   Y.Map<instanceId, deletedAt>            tombstones: delete wins
+ *   pools:     Y.Map<name, Pool>
+ * Delete wins over a concurrent edit: in a plain Y.Map a concurrent set would resurrect a
+ * deleted key, so deletes are also recorded in `deleted`, which nothing else writes, and an
+ * id found there is gone for good (ids are UUIDs, never reused). A backend whose instance is gone (deleted on one node while another added the backend) is
+ * an orphan: never materialised, and removed by the next delete of that instance id.
  *
  * Reads come from a materialised cache rebuilt per instance from Yjs events, so they are
  * plain objects and cost nothing to serve; indexes by name and VIP make the invariant checks
@@ -147,7 +152,13 @@ export async function openStore(init: StoreInit = {}): Promise<ClusterStore> {
   }
   const store = new YjsClusterStore(log, init);
   store.load(recovered, started);
-  if (recovered.updates.length > COMPACT_ON_LOAD_UPDATES) await store.compact();
+  if (recovered.updates.length > COMPACT_ON_LOAD_UPDATES) {
+    // After this turn of the event loop: encoding the snapshot is synchronous CPU, and
+    // becoming ready need not wait for the next start to be fast.
+    setImmediate(() => {
+      store.compact().catch((err: unknown) => init.logger?.error({ err }, 'compaction after load failed'));
+    });
+  }
   return store;
 }
 
@@ -186,12 +197,21 @@ function removeFromIndex(index: Map<string, Set<string>>, key: string, id: strin
   if (set.size === 0) index.delete(key);
 }
 
-/** The spec fields as held in the `spec` JSON of an instance (resolved: vip always set). */
+/** The spec fields of an instance record (resolved: vip always set). */
 type StoredSpec = Omit<Instance, 'id' | 'backends' | 'state' | 'createdAt' | 'updatedAt' | 'generation'>;
+
+/** One value of the `instances` map. */
+type InstanceRecord = Omit<Instance, 'id' | 'backends'>;
+
+const backendKeyOf = (instanceId: string, backendId: string): string => `${instanceId}/${backendId}`;
 
 class YjsClusterStore implements ClusterStore {
   private readonly doc = new Y.Doc();
-  private readonly instances = this.doc.getMap<Y.Map<unknown>>('instances');
+  private readonly instances = this.doc.getMap<unknown>('instances');
+  private readonly backends = this.doc.getMap<unknown>('backends');
+  private readonly deleted = this.doc.getMap<unknown>('deleted');
+  /** instanceId -> ids of its backends present in `backends`. */
+  private readonly backendIds = new Map<string, Set<string>>();
   private readonly pools = this.doc.getMap<Json>('pools');
   private readonly cache = new Map<string, Instance>();
   private readonly byName = new Map<string, Set<string>>();
@@ -216,17 +236,27 @@ class YjsClusterStore implements ClusterStore {
   }
 
   load(recovered: RecoveredState, startedAt: number): void {
-    if (recovered.snapshot) Y.applyUpdate(this.doc, recovered.snapshot);
-    // One merged apply is far cheaper than thousands of small ones.
-    if (recovered.updates.length > 0) Y.applyUpdate(this.doc, Y.mergeUpdates(recovered.updates));
+    // Applying each update inside one transaction: Y.mergeUpdates over 10,000 small updates
+    // measured 2.5 s against 0.45 s for this (bench, store load from the WAL).
+    this.doc.transact(() => {
+      if (recovered.snapshot) Y.applyUpdate(this.doc, recovered.snapshot);
+      for (const u of recovered.updates) Y.applyUpdate(this.doc, u);
+    });
+    for (const key of this.backends.keys()) this.indexBackendKey(key);
     for (const id of this.instances.keys()) this.refreshInstance(id);
     for (const name of this.pools.keys()) this.refreshPool(name);
     this.doc.on('update', (update: Uint8Array, origin: unknown) => this.onDocUpdate(update, origin));
-    this.instances.observeDeep((events) => {
+    this.instances.observe((e) => {
+      for (const id of e.changes.keys.keys()) this.refreshInstance(id);
+    });
+    this.deleted.observe((e) => {
+      for (const id of e.changes.keys.keys()) this.refreshInstance(id);
+    });
+    this.backends.observe((e) => {
       const ids = new Set<string>();
-      for (const e of events) {
-        if (e.target === this.instances) for (const k of e.changes.keys.keys()) ids.add(k);
-        else if (typeof e.path[0] === 'string') ids.add(e.path[0]);
+      for (const key of e.changes.keys.keys()) {
+        const id = this.indexBackendKey(key);
+        if (id !== null) ids.add(id);
       }
       for (const id of ids) this.refreshInstance(id);
     });
@@ -256,6 +286,17 @@ class YjsClusterStore implements ClusterStore {
 
   // ---- materialisation -------------------------------------------------------------
 
+  /** Keeps backendIds in step with one key of the backends map; returns the instance id. */
+  private indexBackendKey(key: string): string | null {
+    const slash = key.indexOf('/');
+    if (slash <= 0) return null;
+    const id = key.slice(0, slash);
+    const backendId = key.slice(slash + 1);
+    if (this.backends.has(key)) addToIndex(this.backendIds, id, backendId);
+    else removeFromIndex(this.backendIds, id, backendId);
+    return id;
+  }
+
   private refreshInstance(id: string): void {
     const prev = this.cache.get(id);
     if (prev) {
@@ -263,9 +304,11 @@ class YjsClusterStore implements ClusterStore {
       removeFromIndex(this.byVip, prev.vip, id);
       this.cache.delete(id);
     }
-    const y = this.instances.get(id);
-    if (!(y instanceof Y.Map)) return;
-    const inst = readInstance(id, y);
+    const record = this.instances.get(id);
+    if (record === undefined || this.deleted.has(id)) return;
+    const backends: unknown[] = [];
+    for (const backendId of this.backendIds.get(id) ?? []) backends.push(this.backends.get(backendKeyOf(id, backendId)));
+    const inst = readInstance(id, record, backends);
     if (!inst) {
       this.logger?.warn({ id }, 'instance record is malformed; ignored');
       return;
@@ -331,16 +374,8 @@ class YjsClusterStore implements ClusterStore {
     const id = this.newId();
     const now = this.now().toISOString();
     await this.commit(() => {
-      const y = new Y.Map<unknown>();
-      this.instances.set(id, y);
-      y.set('spec', dropUndefined({ ...stored }));
-      y.set('state', spec.state);
-      const by = new Y.Map<unknown>();
-      y.set('backends', by);
-      for (const b of backends) by.set(b.id, dropUndefined({ ...b }));
-      y.set('createdAt', now);
-      y.set('updatedAt', now);
-      y.set('generation', 1);
+      this.instances.set(id, { ...stored, state: spec.state, createdAt: now, updatedAt: now, generation: 1 } satisfies InstanceRecord);
+      for (const b of backends) this.backends.set(backendKeyOf(id, b.id), { ...b });
     });
     return this.mustGet(id);
   }
@@ -377,17 +412,18 @@ class YjsClusterStore implements ClusterStore {
   async setInstanceState(ref: string, state: DesiredState, opts?: WriteOptions): Promise<Instance> {
     const existing = this.requireInstance(ref, opts);
     if (existing.state === state) return existing;
-    await this.commit(() => {
-      const y = this.yInstance(existing.id);
-      y.set('state', state);
-      this.touch(y, existing);
-    });
+    await this.commit(() => this.touch(existing, { state }));
     return this.mustGet(existing.id);
   }
 
   async deleteInstance(ref: string, opts?: WriteOptions): Promise<Instance> {
     const existing = this.requireInstance(ref, opts);
-    await this.commit(() => this.instances.delete(existing.id));
+    await this.commit(() => {
+      this.deleted.set(existing.id, this.now().toISOString());
+      this.instances.delete(existing.id);
+      // Orphans too: backends another node added that this node never showed.
+      for (const backendId of [...(this.backendIds.get(existing.id) ?? [])]) this.backends.delete(backendKeyOf(existing.id, backendId));
+    });
     return existing;
   }
 
@@ -399,9 +435,8 @@ class YjsClusterStore implements ClusterStore {
     const backend: Backend = dropUndefined({ ...input, id: input.id ?? this.newId() });
     this.checkInstance(existing, [...existing.backends, backend], existing.id, 'backends');
     await this.commit(() => {
-      const y = this.yInstance(existing.id);
-      (y.get('backends') as Y.Map<unknown>).set(backend.id, { ...backend });
-      this.touch(y, existing);
+      this.backends.set(backendKeyOf(existing.id, backend.id), { ...backend });
+      this.touch(existing);
     });
     return { instance: this.mustGet(existing.id), backend };
   }
@@ -422,9 +457,8 @@ class YjsClusterStore implements ClusterStore {
     if (others.some((b) => backendKey(b) === backendKey(next))) throw new ConflictError(`backend ${describeBackend(next)} already exists`, [{ path: 'port', message: 'another backend has this address and port' }]);
     this.checkInstance(existing, [...others, next], existing.id, 'backends');
     await this.commit(() => {
-      const y = this.yInstance(existing.id);
-      (y.get('backends') as Y.Map<unknown>).set(backendId, { ...next });
-      this.touch(y, existing);
+      this.backends.set(backendKeyOf(existing.id, backendId), { ...next });
+      this.touch(existing);
     });
     return { instance: this.mustGet(existing.id), backend: next };
   }
@@ -434,9 +468,8 @@ class YjsClusterStore implements ClusterStore {
     const current = existing.backends.find((b) => b.id === backendId);
     if (!current) throw new NotFoundError(`backend ${backendId} of instance "${existing.name}"`);
     await this.commit(() => {
-      const y = this.yInstance(existing.id);
-      (y.get('backends') as Y.Map<unknown>).delete(backendId);
-      this.touch(y, existing);
+      this.backends.delete(backendKeyOf(existing.id, backendId));
+      this.touch(existing);
     });
     return { instance: this.mustGet(existing.id), backend: current };
   }
@@ -511,6 +544,7 @@ class YjsClusterStore implements ClusterStore {
   }
 
   async compact(): Promise<void> {
+    if (this.closed) return;
     if (this.compacting) return this.compacting;
     this.compacting = this.log.compact(Y.encodeStateAsUpdate(this.doc)).finally(() => {
       this.compacting = null;
@@ -568,21 +602,16 @@ class YjsClusterStore implements ClusterStore {
     return pool;
   }
 
-  private yInstance(id: string): Y.Map<unknown> {
-    const y = this.instances.get(id);
-    if (!(y instanceof Y.Map)) throw new NotFoundError(`instance ${id}`);
-    return y;
-  }
-
   private mustGet(id: string): Instance {
     const inst = this.cache.get(id);
     if (!inst) throw new ShoalError('E_INTERNAL', `instance ${id} vanished after its own write`);
     return inst;
   }
 
-  private touch(y: Y.Map<unknown>, existing: Instance): void {
-    y.set('updatedAt', this.now().toISOString());
-    y.set('generation', existing.generation + 1);
+  /** Rewrites the instance record with `changes`, a new updatedAt and the next generation. */
+  private touch(existing: Instance, changes: Partial<InstanceRecord> = {}): void {
+    const { id: _id, backends: _backends, ...record } = existing;
+    this.instances.set(existing.id, { ...record, ...changes, updatedAt: this.now().toISOString(), generation: existing.generation + 1 } satisfies InstanceRecord);
   }
 
   private async rewriteInstance(existing: Instance, spec: InstanceSpec, state: DesiredState, backendsIn: readonly BackendInput[]): Promise<Instance> {
@@ -594,18 +623,15 @@ class YjsClusterStore implements ClusterStore {
     const stored = this.toStoredSpec(spec, resolved);
     this.checkInstance(stored, backends, existing.id);
     await this.commit(() => {
-      const y = this.yInstance(existing.id);
-      y.set('spec', dropUndefined({ ...stored }));
-      if (existing.state !== state) y.set('state', state);
-      const by = y.get('backends') as Y.Map<unknown>;
       const keep = new Set(backends.map((b) => b.id));
-      for (const id of [...by.keys()]) if (!keep.has(id)) by.delete(id);
+      for (const old of existing.backends) if (!keep.has(old.id)) this.backends.delete(backendKeyOf(existing.id, old.id));
       const prev = new Map(existing.backends.map((b) => [b.id, b]));
       for (const b of backends) {
         // Only changed backends are rewritten: an unrelated concurrent edit of another backend survives the merge.
-        if (JSON.stringify(prev.get(b.id)) !== JSON.stringify(b)) by.set(b.id, { ...b });
+        if (JSON.stringify(prev.get(b.id)) !== JSON.stringify(b)) this.backends.set(backendKeyOf(existing.id, b.id), { ...b });
       }
-      this.touch(y, existing);
+      const { id: _id, backends: _backends, createdAt, generation } = existing;
+      this.instances.set(existing.id, { ...stored, state, createdAt, updatedAt: this.now().toISOString(), generation: generation + 1 } satisfies InstanceRecord);
     });
     return this.mustGet(existing.id);
   }
@@ -719,29 +745,23 @@ function describeBackend(b: { ip: string; port?: number | undefined }): string {
 }
 
 /** Reads one instance defensively: a record a buggy or hostile peer wrote must not crash reads. */
-function readInstance(id: string, y: Y.Map<unknown>): Instance | null {
-  const spec = y.get('spec');
-  const by = y.get('backends');
-  const state = y.get('state');
-  const createdAt = y.get('createdAt');
-  const updatedAt = y.get('updatedAt');
-  const generation = y.get('generation');
-  if (spec === null || typeof spec !== 'object' || !(by instanceof Y.Map)) return null;
-  const s = spec as Partial<StoredSpec>;
-  if (typeof s.name !== 'string' || typeof s.vip !== 'string' || !Array.isArray(s.ports)) return null;
+function readInstance(id: string, raw: unknown, rawBackends: readonly unknown[]): Instance | null {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return null;
+  const r = raw as Partial<InstanceRecord>;
+  if (typeof r.name !== 'string' || typeof r.vip !== 'string' || !Array.isArray(r.ports)) return null;
   const backends: Backend[] = [];
-  for (const v of by.values()) {
+  for (const v of rawBackends) {
     if (v !== null && typeof v === 'object' && typeof (v as Backend).ip === 'string' && typeof (v as Backend).id === 'string') backends.push(v as Backend);
   }
   backends.sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : (a.port ?? 0) - (b.port ?? 0)));
   // id first, then the spec as written, then what the server owns: reads well in YAML and tables.
   return {
     id,
-    ...(s as StoredSpec),
+    ...(r as InstanceRecord),
     backends,
-    state: state === 'stopped' ? 'stopped' : 'started',
-    createdAt: typeof createdAt === 'string' ? createdAt : '1970-01-01T00:00:00.000Z',
-    updatedAt: typeof updatedAt === 'string' ? updatedAt : '1970-01-01T00:00:00.000Z',
-    generation: typeof generation === 'number' ? generation : 0,
+    state: r.state === 'stopped' ? 'stopped' : 'started',
+    createdAt: typeof r.createdAt === 'string' ? r.createdAt : '1970-01-01T00:00:00.000Z',
+    updatedAt: typeof r.updatedAt === 'string' ? r.updatedAt : '1970-01-01T00:00:00.000Z',
+    generation: typeof r.generation === 'number' ? r.generation : 0,
   };
 }

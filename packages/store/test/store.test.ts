@@ -171,3 +171,42 @@ test('every acknowledged write survives SIGKILL of the writing process, across s
     }
   });
 });
+
+test('backends added to one instance on two nodes at once both survive the merge', async () => {
+  const a = await openStore();
+  const b = await openStore();
+  try {
+    await a.createInstance(spec('web', '10.0.0.1'));
+    await b.applyRemoteUpdate(a.encodeStateAsUpdate(b.encodeStateVector()), 'peer-a');
+    // Concurrent: neither has seen the other's write.
+    await a.addBackend('web', { ip: '10.1.0.1', weight: 1, enabled: true });
+    await b.addBackend('web', { ip: '10.1.0.2', weight: 1, enabled: true });
+    await b.applyRemoteUpdate(a.encodeStateAsUpdate(b.encodeStateVector()), 'peer-a');
+    await a.applyRemoteUpdate(b.encodeStateAsUpdate(a.encodeStateVector()), 'peer-b');
+    assert.deepEqual(a.getInstance('web')?.backends.map((x) => x.ip), ['10.1.0.1', '10.1.0.2']);
+    assert.deepEqual(a.listInstances(), b.listInstances());
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test('a delete wins over a concurrent edit on another node, and the orphaned backend is never shown', async () => {
+  const a = await openStore();
+  const b = await openStore();
+  try {
+    await a.createInstance(spec('web', '10.0.0.1'));
+    await b.applyRemoteUpdate(a.encodeStateAsUpdate(), 'peer-a');
+    await a.deleteInstance('web');
+    await b.addBackend('web', { ip: '10.1.0.9', weight: 1, enabled: true });
+    await a.applyRemoteUpdate(b.encodeStateAsUpdate(a.encodeStateVector()), 'peer-b');
+    await b.applyRemoteUpdate(a.encodeStateAsUpdate(b.encodeStateVector()), 'peer-a');
+    assert.deepEqual(a.listInstances(), []);
+    assert.deepEqual(b.listInstances(), []);
+    await a.createInstance(spec('web', '10.0.0.1'));
+    assert.deepEqual(a.getInstance('web')?.backends, [], 'a new instance does not inherit the orphan');
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});

@@ -1,0 +1,9 @@
+/** Paths in the repository, from this file's place in bench/dist, so the bench runs from any cwd. */
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT: string = fileURLToPath(new URL('../../', import.meta.url));
+export const SHOALD_BIN: string = fileURLToPath(new URL('../../packages/shoald/bin/shoald.js', import.meta.url));
+export const CERTS_SCRIPT: string = fileURLToPath(new URL('../../certs/shoal-certs.sh', import.meta.url));
+export const RESULTS_FILE: string = fileURLToPath(new URL('../results/latest.json', import.meta.url));
+/** The compiled store loader that store-bench runs in a fresh process. */
+export const STORE_LOAD_CHILD: string = fileURLToPath(new URL('./store-load-child.js', import.meta.url));

@@ -1,0 +1,83 @@
+/**
+ * `pnpm bench`: Shoal's performance figures next to the issue's targets. Benchmarks report and
+ * tests assert: a missed target prints MISS and the exit code stays 0; only a benchmark that
+ * could not run at all exits 1.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { runApiBench, type ApiBenchResult } from './api-bench.js';
+import { makeCerts, waitForCertsScript } from './certs.js';
+import { RESULTS_FILE } from './repo.js';
+import { formatApi, formatRss, formatStore, formatTargets, targetRows } from './report.js';
+import { runRssBench, type RssBenchResult } from './rss-bench.js';
+import { readSettings } from './settings.js';
+import { runStoreBench, type StoreBenchResult } from './store-bench.js';
+
+/** The certificate script may still be in the works; the brief allows waiting this long. */
+const CERTS_SCRIPT_WAIT_MS = 20 * 60_000;
+
+const say = (line = ''): void => void process.stdout.write(`${line}\n`);
+
+const settings = readSettings();
+const machine = {
+  node: process.version,
+  cpus: availableParallelism(),
+  cpuModel: cpus()[0]?.model ?? 'unknown',
+  memoryBytes: totalmem(),
+};
+const startedAt = new Date();
+say(`Shoal bench ${startedAt.toISOString()}: Node ${machine.node}, ${machine.cpus} CPUs (${machine.cpuModel}), ${Math.round(machine.memoryBytes / 2 ** 30)} GiB`);
+say('shoald runs as its own process; the load generator runs in this one on the same machine and competes for its CPUs.');
+
+const workDir = await mkdtemp(join(tmpdir(), 'shoal-bench-'));
+let api: ApiBenchResult | undefined;
+let store: StoreBenchResult | undefined;
+let rss: RssBenchResult | undefined;
+const failures: string[] = [];
+
+/** One section failing (say shoald cannot start) still lets the others report. */
+async function section<T>(name: string, body: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await body();
+  } catch (err) {
+    const message = (err as Error).stack ?? String(err);
+    failures.push(`${name}: ${message}`);
+    say(`  ${name} FAILED: ${message}`);
+    return undefined;
+  }
+}
+
+try {
+  const certs = await section('certificates', async () => {
+    await waitForCertsScript(CERTS_SCRIPT_WAIT_MS, (msg) => say(`  ${msg}`));
+    return makeCerts(join(workDir, 'certs'));
+  });
+  if (certs) {
+    say('\n[1/3] API throughput');
+    api = await section('api', () => runApiBench({ settings, workDir, certs, progress: say }));
+  }
+  say('\n[2/3] Store load time and size');
+  store = await section('store', () => runStoreBench({ settings, workDir, progress: say }));
+  if (certs && store) {
+    const dataDir = store.compactedDataDir;
+    say('\n[3/3] shoald RSS');
+    rss = await section('rss', () => runRssBench({ workDir, dataDir, certs, settleS: settings.rssSettleS, progress: say }));
+  }
+} finally {
+  await rm(workDir, { recursive: true, force: true });
+}
+
+say();
+if (api) say(`${formatApi(api, settings.phaseS, settings.warmupS)}\n`);
+if (store) say(`${formatStore(store)}\n`);
+if (rss) say(`${formatRss(rss)}\n`);
+const targets = targetRows(api, store, rss);
+say('Summary (targets from the issue; per node, on this machine)');
+say(formatTargets(targets));
+if (settings.cpuProfDir !== undefined) say(`\nshoald CPU profiles: ${settings.cpuProfDir}`);
+
+await mkdir(dirname(RESULTS_FILE), { recursive: true });
+await writeFile(RESULTS_FILE, `${JSON.stringify({ startedAt: startedAt.toISOString(), machine, settings, api, store, rss, targets, failures }, null, 2)}\n`);
+say(`\nresults: ${RESULTS_FILE}`);
+if (failures.length > 0) process.exitCode = 1;

@@ -1,0 +1,53 @@
+/**
+ * What a bench run does, read once from the environment so `pnpm bench` needs no flags and a
+ * quick local run is one variable away (BENCH_SECONDS=1).
+ */
+export interface BenchSettings {
+  /** Measured time per API phase. Default 3 s: long enough for p99 over thousands of requests. */
+  readonly phaseS: number;
+  /** Unmeasured time before each phase. Default 1 s: TLS handshakes and JIT settle first. */
+  readonly warmupS: number;
+  /** Closed-loop client counts per phase, as the issue asks: 1, 10 and 100. */
+  readonly concurrencies: readonly number[];
+  /** Instances present while listing. Default 100: small, so the list measures request overhead. */
+  readonly listInstances: number;
+  /** Instances in the store-size and RSS benchmarks. Default 10,000 (the issue's figure). */
+  readonly storeInstances: number;
+  /** Backends per instance everywhere. Default 4 (the issue's figure). */
+  readonly backendsPerInstance: number;
+  /**
+   * After the RSS reading, shoald is left idle this long and its lowest RSS reported too: V8's
+   * memory reducer hands back the heap that loading grew only after some idle seconds.
+   * Default 40 s (it acted after ~30 s here); 0 skips it.
+   */
+  readonly rssSettleS: number;
+  /** When set, shoald runs with --cpu-prof and writes its profiles here (kept after the run). */
+  readonly cpuProfDir: string | undefined;
+}
+
+function positiveNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}: expected a positive number, got "${raw}"`);
+  return n;
+}
+
+export function readSettings(): BenchSettings {
+  const concurrencies = (process.env['BENCH_CONCURRENCY'] ?? '1,10,100').split(',').map((s) => {
+    const n = Number(s.trim());
+    if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_CONCURRENCY: "${s}" is not a positive integer`);
+    return n;
+  });
+  const cpuProfDir = process.env['BENCH_CPU_PROF'];
+  return {
+    phaseS: positiveNumber('BENCH_SECONDS', 3),
+    warmupS: positiveNumber('BENCH_WARMUP_SECONDS', 1),
+    concurrencies,
+    listInstances: Math.round(positiveNumber('BENCH_LIST_INSTANCES', 100)),
+    storeInstances: Math.round(positiveNumber('BENCH_STORE_INSTANCES', 10_000)),
+    backendsPerInstance: 4,
+    rssSettleS: process.env['BENCH_RSS_SETTLE_SECONDS'] === '0' ? 0 : positiveNumber('BENCH_RSS_SETTLE_SECONDS', 40),
+    cpuProfDir: cpuProfDir === undefined || cpuProfDir === '' ? undefined : cpuProfDir,
+  };
+}
