@@ -22,7 +22,7 @@ export default tseslint.config(
   },
   {
     // Tests poke at JSON bodies loosely and assert on them; the strict any-rules add noise there.
-    files: ['**/test/**/*.ts', 'test/src/**/*.ts', 'bench/src/**/*.ts'],
+    files: ['**/test/**/*.ts', 'test/src/**/*.ts', 'bench/src/**/*.ts', 'packages/testkit/src/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',

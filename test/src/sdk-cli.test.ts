@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createShoalClient, ShoalApiError, ShoalConnectionError, type ShoalClient } from '@shoal/client';
+import { FLEXLB_TEMPLATE } from '@shoal/testkit';
 import { freePort, hasCommand, makePki, shoalctl, startShoaldProcess, tempDir, type Pki, type ShoaldProcess } from './harness.js';
 
 const skip = hasCommand('openssl') ? false : 'openssl is not installed (the test PKI is made with it)';
@@ -130,26 +131,7 @@ test("shoalctl creates from FlexLB's instance template file as is", { skip }, as
   const file = join(root.path, 'inst1.json');
   await writeFile(
     file,
-    JSON.stringify({
-      name: 'inst1',
-      frontend_interface: 'enp4s3',
-      frontend_ipaddress: '192.168.2.1',
-      frontend_port: 8080,
-      frontend_net_prefix: 24,
-      frontend_options: '',
-      mode: 'tcp',
-      state: 'MASTER',
-      priority: 100,
-      balance: 'roundrobin',
-      backend_options: ['httpchk GET /'],
-      backend_check_commands: { check_type: 'http-check', commands: ['expect status 200'] },
-      backend_default_server: 'inter 2s downinter 5s rise 2 fall 2 slowstart 60s maxconn 2000 maxqueue 2000 weight 100',
-      backend_servers: [
-        { name: 'app1', ipaddress: '192.168.1.141', port: 30080, options: 'check' },
-        { name: 'app2', ipaddress: '192.168.1.142', port: 30080, options: 'check' },
-        { name: 'app3', ipaddress: '192.168.1.143', port: 30080, options: 'check' },
-      ],
-    }),
+    JSON.stringify(FLEXLB_TEMPLATE),
   );
   const r = await shoalctl(['instance', 'create', '-f', file, '-o', 'json'], cliEnv());
   assert.equal(r.code, 0, r.stderr);
