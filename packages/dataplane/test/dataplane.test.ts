@@ -55,7 +55,7 @@ test('failing and disabled backends are quiesced at weight 0; no check means tru
       { id: 'off', ip: '10.1.0.4', weight: 5, enabled: false, forwarding: 'dr' },
     ],
   });
-  const health = (_i: string, b: string) => (b === 'up' ? 'up' : b === 'down' ? 'down' : 'unknown') as 'up' | 'down' | 'unknown';
+  const health = (_i: string, b: string) => (b === 'up' ? 'up' : b === 'down' ? 'down' : 'unknown');
   const s = desiredServices({ instances: [checked], health })[0];
   assert.deepEqual(s?.servers.map((r) => [r.ip, r.weight, r.forwarding]), [
     ['10.1.0.1', 5, 'nat'],
