@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
-import { ShoalError, roleAllows, type ClientIdentity, type Permission } from '@shoal/model';
+import { ShoalError, roleAllows, type ClientIdentity, type Instance, type InstanceStatus, type Permission } from '@shoal/model';
 import type { ClusterStore } from '@shoal/store';
 import { errorResponse, toShoalError } from './http-errors.js';
 import { registerInstanceRoutes } from './routes/instances.js';
@@ -47,6 +47,8 @@ export interface ApiComponents {
   readonly identify: (request: IdentifyInput) => ClientIdentity | { error: string };
   /** False while starting or shutting down: /readyz answers 503 and writes are refused. */
   readonly isReady?: () => boolean;
+  /** Observed state of an instance (backend health...), added to responses as `status`. */
+  readonly instanceStatus?: (instance: Instance) => InstanceStatus;
   /** More sections for /v1/status (data plane, cluster...) from the composition root. */
   readonly statusSections?: () => Record<string, unknown>;
 }
@@ -112,8 +114,10 @@ export function createApiApp(components: ApiComponents, init: ApiInit = {}): Hon
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => (isReady() ? c.json({ status: 'ready' }) : c.json({ status: 'not ready' }, 503)));
 
+  const instanceStatus = components.instanceStatus;
   const ctx: RouteContext = {
     store: components.store,
+    view: instanceStatus ? (inst) => ({ ...inst, status: instanceStatus(inst) }) : (inst) => inst,
     maxBodyBytes,
     allow: (permission) => requirePermission(permission, isReady),
   };
@@ -142,6 +146,8 @@ export function createApiApp(components: ApiComponents, init: ApiInit = {}): Hon
 
 export interface RouteContext {
   readonly store: ClusterStore;
+  /** An instance as the API shows it: stored fields plus observed `status`. */
+  readonly view: (instance: Instance) => Instance & { status?: InstanceStatus };
   readonly maxBodyBytes: number;
   readonly allow: (permission: Permission) => MiddlewareHandler<ApiEnv>;
 }

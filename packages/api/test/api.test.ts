@@ -253,3 +253,23 @@ test("slb's flow: create from the default pool, add backends without a content t
   assert.equal(bad.status, 400);
   assert.equal(bad.json.error.issues[0].path, 'port');
 });
+
+test('observed backend health is shown as status on instances and backends, and ignored on PUT', async () => {
+  const store = await openStore();
+  const app = createApiApp({
+    store,
+    logger: pino({ level: 'silent' }),
+    node: { name: 'test', version: '0.0.0', startedAt: new Date() },
+    identify: () => ({ name: 't', role: 'admin' }),
+    instanceStatus: (inst) => ({ backends: Object.fromEntries(inst.backends.map((b) => [b.id, { health: b.ip.endsWith('.1') ? 'up' : 'down', reason: 'test' }])) }),
+  });
+  const post = await app.request('/v1/instances', { method: 'POST', body: JSON.stringify({ ...web, backends: [{ ip: '10.1.0.1' }, { ip: '10.1.0.2' }] }) });
+  const inst = (await post.json()) as Instance & { status: { backends: Record<string, { health: string }> } };
+  const byIp = Object.fromEntries(inst.backends.map((b) => [b.ip, inst.status.backends[b.id]?.health]));
+  assert.deepEqual(byIp, { '10.1.0.1': 'up', '10.1.0.2': 'down' });
+  const backends = (await (await app.request('/v1/instances/web/backends')).json()) as { items: { ip: string; status: { health: string } }[] };
+  assert.deepEqual(backends.items.map((b) => b.status.health), ['up', 'down']);
+  const put = await app.request('/v1/instances/web', { method: 'PUT', body: JSON.stringify(inst) });
+  assert.equal(put.status, 200, 'a GET body with status goes back as is');
+  await store.close();
+});

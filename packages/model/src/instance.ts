@@ -264,6 +264,23 @@ export interface Instance {
   readonly generation: number;
 }
 
+/** What a backend's health check says: `unchecked` when the instance has no check. */
+export type BackendHealthState = 'up' | 'down' | 'unknown' | 'unchecked';
+
+export interface BackendStatus {
+  readonly health: BackendHealthState;
+  /** Why it is in that state (last probe error, status code...). */
+  readonly reason?: string;
+  /** When it entered that state (ISO 8601). */
+  readonly since?: string;
+}
+
+/** Observed state the API adds to an instance; never stored, never accepted on writes. */
+export interface InstanceStatus {
+  /** Per backend id. */
+  readonly backends: Readonly<Record<string, BackendStatus>>;
+}
+
 export function defaultHealthCheckFor(ports: readonly PortSpec[]): HealthCheck {
   return ports.some((p) => p.protocol === 'tcp') ? DEFAULT_TCP_HEALTH_CHECK : { type: 'none' };
 }

@@ -14,12 +14,11 @@ import {
 import type { ApiEnv, ApiContext, RouteContext } from '../app.js';
 import { ifMatchGeneration, readJsonBody, setEtag } from '../request.js';
 
-function instanceJson(c: ApiContext, inst: Instance, status: 200 | 201 = 200): Response {
-  setEtag(c, inst.generation);
-  return c.json(inst, status);
-}
-
-export function registerInstanceRoutes(app: Hono<ApiEnv>, { store, maxBodyBytes, allow }: RouteContext): void {
+export function registerInstanceRoutes(app: Hono<ApiEnv>, { store, maxBodyBytes, allow, view }: RouteContext): void {
+  const instanceJson = (c: ApiContext, inst: Instance, status: 200 | 201 = 200): Response => {
+    setEtag(c, inst.generation);
+    return c.json(view(inst), status);
+  };
   const write = allow('write');
   const read = allow('read');
   const cond = (c: ApiContext): { ifGeneration: number | undefined } => ({ ifGeneration: ifMatchGeneration(c) });
@@ -31,7 +30,7 @@ export function registerInstanceRoutes(app: Hono<ApiEnv>, { store, maxBodyBytes,
 
   app.get('/v1/instances', read, (c) => {
     const selector = parseLabelSelector([...(c.req.queries('label') ?? []), ...(c.req.queries('labelSelector') ?? [])]);
-    return c.json({ items: store.listInstances({ labels: selector }) });
+    return c.json({ items: store.listInstances({ labels: selector }).map(view) });
   });
 
   app.post('/v1/instances', write, async (c) => {
@@ -62,7 +61,8 @@ export function registerInstanceRoutes(app: Hono<ApiEnv>, { store, maxBodyBytes,
   app.get('/v1/instances/:name/backends', read, (c) => {
     const inst = mustGet(c.req.param('name'));
     setEtag(c, inst.generation);
-    return c.json({ items: inst.backends });
+    const status = view(inst).status;
+    return c.json({ items: inst.backends.map((b) => (status ? { ...b, status: status.backends[b.id] } : b)) });
   });
 
   app.post('/v1/instances/:name/backends', write, async (c) => {
