@@ -3,7 +3,7 @@
  * columns; JSON and YAML always show the whole object as the API returned it.
  */
 import { stringify as toYaml } from 'yaml';
-import type { Backend, Instance, Pool } from '@shoal/model';
+import type { Backend, BackendStatus, Instance, InstanceStatus, Pool } from '@shoal/model';
 import type { OutputFormat } from './settings.js';
 
 /** Columns separated by two spaces, each as wide as its widest cell; the last is not padded. */
@@ -48,11 +48,14 @@ export function instanceTable(items: readonly Instance[]): string {
   );
 }
 
-export function backendTable(items: readonly Backend[]): string {
+/** A backend as the API lists it: with its observed status when the node checks health. */
+export type BackendView = Backend & { readonly status?: BackendStatus | undefined };
+
+export function backendTable(items: readonly BackendView[]): string {
   return renderTable(
-    ['ID', 'IP', 'PORT', 'WEIGHT', 'ENABLED'],
+    ['ID', 'IP', 'PORT', 'WEIGHT', 'ENABLED', 'HEALTH'],
     // No port: the backend serves on the VIP's port.
-    items.map((b) => [b.id, b.ip, b.port === undefined ? '-' : String(b.port), String(b.weight), b.enabled ? 'yes' : 'no']),
+    items.map((b) => [b.id, b.ip, b.port === undefined ? '-' : String(b.port), String(b.weight), b.enabled ? 'yes' : 'no', b.status?.health ?? '-']),
   );
 }
 
@@ -95,7 +98,7 @@ export function instanceDetail(inst: Instance): string {
     ['Generation', String(inst.generation)],
     ['Updated', inst.updatedAt],
   ];
-  return `${renderFields(pairs)}\nBackends:\n${inst.backends.length === 0 ? '  (none)\n' : indent(backendTable(inst.backends))}`;
+  return `${renderFields(pairs)}\nBackends:\n${inst.backends.length === 0 ? '  (none)\n' : indent(backendTable(inst.backends.map((b) => ({ ...b, status: (inst as Instance & { status?: InstanceStatus }).status?.backends[b.id] }))))}`;
 }
 
 export function poolDetail(pool: Pool): string {

@@ -24,7 +24,12 @@ test('tables align columns to the widest cell and do not pad the last one', () =
   );
   assert.equal(
     backendTable(web.backends),
-    'ID                                    IP        PORT  WEIGHT  ENABLED\n0b7e9f1c-2222-4a2b-8c3d-000000000001  10.1.0.1  8080  1       yes\n',
+    'ID                                    IP        PORT  WEIGHT  ENABLED  HEALTH\n0b7e9f1c-2222-4a2b-8c3d-000000000001  10.1.0.1  8080  1       yes      -\n',
+  );
+  assert.equal(
+    backendTable(web.backends.map((b) => ({ ...b, status: { health: 'down' as const } }))),
+    'ID                                    IP        PORT  WEIGHT  ENABLED  HEALTH\n0b7e9f1c-2222-4a2b-8c3d-000000000001  10.1.0.1  8080  1       yes      down\n',
+    'the health the node observed is shown',
   );
 });
 
