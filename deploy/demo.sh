@@ -36,6 +36,10 @@ api:
   port: $PORT
   tls: { cert: certs/node1.crt, key: certs/node1.key, ca: certs/ca.crt }
 slbCompat: { enabled: true, host: 127.0.0.1, port: $SLB_PORT }
+# The demo's backends are fictional addresses: program no kernel and probe nothing, so the
+# demo sends no traffic off this machine.
+dataplane: { driver: none }
+health: { enabled: false }
 pools:
   - name: default
     ranges: [192.168.0.85-192.168.0.90]

@@ -47,6 +47,9 @@ export async function startShoaldProcess(init: ShoaldProcessInit): Promise<Shoal
     },
     // The production default, so its cost is in the figures (and the ready line is logged at info).
     logging: { level: 'info' },
+    // The API bench measures the API: no kernel programming, no probes of fictional backends.
+    dataplane: { driver: 'none' },
+    health: { enabled: false },
     // A stop should be quick; nothing in flight matters once the bench is done.
     shutdown: { graceMs: 2_000 },
   };

@@ -103,6 +103,10 @@ export async function writeShoaldConfig(opts: ShoaldOptions): Promise<{ configPa
     dataDir,
     api: { host: '127.0.0.1', port, tls: { cert: join(opts.pki.dir, 'node1.crt'), key: join(opts.pki.dir, 'node1.key'), ca: join(opts.pki.dir, 'ca.crt') } },
     logging: { level: 'info' },
+    // These tests run on the host: never program its kernel, never probe the (fictional)
+    // backend addresses, which would send traffic outside the test's namespaces.
+    dataplane: { driver: 'none' },
+    health: { enabled: false },
     ...opts.config,
   };
   const configPath = join(opts.root, `shoald-${name}.yaml`);

@@ -51,6 +51,31 @@ export const ShoaldConfigSchema = z.strictObject({
     .default({ enabled: false, host: '127.0.0.1', port: 10001, role: 'operator' }),
   /** Pools created at startup when absent (slb's --ipamRange). Existing pools are left as they are. */
   pools: z.array(PoolSpecSchema).default([]),
+  dataplane: z
+    .strictObject({
+      /**
+       * Which kernel facility programs the VIPs. Default auto: IPVS when the kernel has it (the
+       * faster, connection-aware one), else nftables (minimal and container kernels), else none
+       * with a warning. `none` keeps the store and API only (tests, a control-plane-only node).
+       */
+      driver: z.enum(['auto', 'ipvs', 'nftables', 'none']).default('auto'),
+      /** Full resync period: hand-made kernel edits are undone within this. Default 10 s. */
+      resyncIntervalMs: z.int().min(1000).max(3_600_000).default(10_000),
+      /** The nftables table Shoal owns (and replaces atomically). Default shoal. */
+      nftablesTable: z
+        .string()
+        .regex(/^[a-z][a-z0-9_-]{0,30}$/, 'lowercase letters, digits, "_" and "-", at most 31')
+        .default('shoal'),
+      /** Turn on IPv4/IPv6 forwarding and IPVS connection tracking at start, as slb does. Default true. */
+      sysctls: z.boolean().default(true),
+    })
+    .default({ driver: 'auto', resyncIntervalMs: 10_000, nftablesTable: 'shoal', sysctls: true }),
+  health: z
+    .strictObject({
+      /** Probe backends as their instances' health checks say. Default true: a dead backend must stop getting traffic. */
+      enabled: z.boolean().default(true),
+    })
+    .default({ enabled: true }),
   store: z
     .strictObject({
       /** Compact the update log into a snapshot past this size. Default 64 MiB: a few seconds of replay at most. */
