@@ -22,6 +22,10 @@ declare -A wanted=(
   [openssl]=openssl   # certs/shoal-certs.sh: the cluster CA and certificates
   [curl]=curl         # slb's documented curl lines, run as written by the tests and the demo
   [jq]=jq             # the demo pretty-prints slb's JSON as its README does
+  [ip]=iproute2       # network namespaces, veth and bridges for the labs; VIP addresses
+  [sysctl]=procps     # forwarding switches inside lab namespaces
+  [nft]=nftables      # the nftables data plane (kernels without IPVS) and its lab
+  [conntrack]=conntrack   # inspecting and clearing NAT flows of removed backends
 )
 missing=()
 for cmd in "${!wanted[@]}"; do

@@ -8,6 +8,10 @@ import { pino, type Logger } from 'pino';
 import { ShoalError } from '@shoal/model';
 import { createApiApp, identityFromTlsSocket, listen, type RunningServer } from '@shoal/api';
 import { openStore, type ClusterStore } from '@shoal/store';
+import { createReconciler, desiredServices, type Reconciler } from '@shoal/dataplane';
+import { createBackendHealthView } from './backend-health.js';
+import { selectDataplane } from './dataplane-select.js';
+import { enableForwardingSysctls } from './sysctls.js';
 import { ConfigError, type ShoaldConfig } from './config.js';
 
 export const SHOALD_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -51,7 +55,37 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
 
   const store = await openStore({ dir: config.dataDir, compactAfterBytes: config.store.compactAfterBytes, logger });
   const servers: RunningServer[] = [];
+  const health = createBackendHealthView({ enabled: config.health.enabled, logger });
+  let reconciler: Reconciler | undefined;
   try {
+    const choice = await selectDataplane(config.dataplane, logger);
+    log.info({ dataplane: choice.dataplane?.kind ?? 'none', reason: choice.reason }, 'data plane selected');
+    if (choice.dataplane) {
+      if (config.dataplane.sysctls) await enableForwardingSysctls(log);
+      reconciler = createReconciler({
+        dataplane: choice.dataplane,
+        desired: () => desiredServices({ instances: store.listInstances(), health: (i, b) => health.state(i, b) }),
+        logger,
+        resyncIntervalMs: config.dataplane.resyncIntervalMs,
+      });
+    }
+    // Store writes (local or from peers) and health verdicts both change the desired kernel
+    // state; a burst of either costs one pass, on the next turn of the event loop.
+    let targetsQueued = false;
+    const onStoreChange = (): void => {
+      reconciler?.trigger('store changed');
+      if (targetsQueued) return;
+      targetsQueued = true;
+      setImmediate(() => {
+        targetsQueued = false;
+        health.setTargets(store.listInstances());
+      });
+    };
+    store.onUpdate(onStoreChange);
+    health.onChange(() => reconciler?.trigger('backend health changed'));
+    health.setTargets(store.listInstances());
+    reconciler?.start();
+    const dataplaneStatus = (): Record<string, unknown> => ({ driver: choice.dataplane?.kind ?? 'none', reason: choice.reason, ...(reconciler ? { reconciler: reconciler.status() } : {}) });
     for (const pool of config.pools) {
       if (!store.getPool(pool.name)) {
         await store.createPool(pool);
@@ -60,7 +94,15 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
     }
     const node = { name: config.node.name, version: SHOALD_VERSION, startedAt };
     const app = createApiApp(
-      { store, logger, node, identify: (c) => identityFromTlsSocket(c.env.incoming?.socket), isReady: () => ready },
+      {
+        store,
+        logger,
+        node,
+        identify: (c) => identityFromTlsSocket(c.env.incoming?.socket),
+        isReady: () => ready,
+        instanceStatus: (inst) => health.instanceStatus(inst),
+        statusSections: () => ({ dataplane: dataplaneStatus() }),
+      },
       { maxBodyBytes: config.api.maxBodyBytes },
     );
     const api = await listen(app, { host: config.api.host, port: config.api.port, tls, keepAliveTimeoutMs: config.api.keepAliveTimeoutMs }).catch((err: unknown) => {
@@ -71,7 +113,7 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
     if (config.slbCompat.enabled) {
       const role = config.slbCompat.role;
       const slbApp = createApiApp(
-        { store, logger: logger.child({ listener: 'slb-compat' }), node, identify: () => ({ name: 'slb-compat', role }), isReady: () => ready },
+        { store, logger: logger.child({ listener: 'slb-compat' }), node, identify: () => ({ name: 'slb-compat', role }), isReady: () => ready, statusSections: () => ({ dataplane: dataplaneStatus() }) },
         { maxBodyBytes: config.api.maxBodyBytes },
       );
       slbCompat = await listen(slbApp, { host: config.slbCompat.host, port: config.slbCompat.port }).catch((err: unknown) => {
@@ -102,12 +144,18 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
           log.warn({ graceMs: config.shutdown.graceMs }, 'requests still in flight at the end of the grace period; closing them');
           for (const s of servers) s.server.closeAllConnections();
         }
+        // The kernel keeps its state: traffic flows on while shoald restarts (VIP hand-over on
+        // a graceful leave comes with the ownership release).
+        await reconciler?.stop();
+        await health.close();
         await store.close();
         log.info('shoald stopped');
       })());
     return { config, store, api, slbCompat, logger, stop };
   } catch (err) {
     await Promise.all(servers.map((s) => s.close()));
+    await reconciler?.stop();
+    await health.close();
     await store.close();
     throw err;
   }

@@ -4,11 +4,15 @@ import { stringify } from 'yaml';
 import { ShoalError } from '@shoal/model';
 import { ConfigError, loadConfigFile } from './config.js';
 import { SHOALD_VERSION, startShoald } from './daemon.js';
+import { selectDataplane } from './dataplane-select.js';
+import { pino } from 'pino';
 
-const USAGE = `usage: shoald [--config FILE] [--check-config] [--version] [--help]
+const USAGE = `usage: shoald [--config FILE] [--check-config | --cleanup] [--version] [--help]
 
   -c, --config FILE   configuration (YAML); default /etc/shoal/shoald.yaml
       --check-config  validate the configuration, print it with defaults filled in, exit
+      --cleanup       remove everything Shoal put in the kernel (its IPVS services, its
+                      nftables table), then exit; other services and tables are untouched
   -v, --version       print the version
   -h, --help          this text
 
@@ -18,13 +22,14 @@ Signals: SIGTERM / SIGINT stop gracefully (drain requests, flush the store).`;
 const EX_CONFIG = 78;
 
 export async function runFromArgv(argv: string[]): Promise<void> {
-  let values: { config?: string | undefined; 'check-config'?: boolean | undefined; version?: boolean | undefined; help?: boolean | undefined };
+  let values: { config?: string | undefined; 'check-config'?: boolean | undefined; cleanup?: boolean | undefined; version?: boolean | undefined; help?: boolean | undefined };
   try {
     ({ values } = parseArgs({
       args: argv,
       options: {
         config: { type: 'string', short: 'c' },
         'check-config': { type: 'boolean' },
+        cleanup: { type: 'boolean' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -55,6 +60,18 @@ export async function runFromArgv(argv: string[]): Promise<void> {
   }
   if (values['check-config']) {
     process.stdout.write(`# ${path}: valid\n${stringify(config)}`);
+    return;
+  }
+  if (values.cleanup) {
+    try {
+      const logger = pino({ level: config.logging.level, base: { node: config.node.name } });
+      const { dataplane, reason } = await selectDataplane(config.dataplane, logger);
+      if (dataplane) await dataplane.flush();
+      process.stdout.write(`shoald: cleanup done (${dataplane?.kind ?? 'no data plane'}: ${reason})\n`);
+    } catch (err) {
+      reportStartupError(err);
+      process.exitCode = 1;
+    }
     return;
   }
   let running;
