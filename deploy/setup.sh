@@ -26,6 +26,12 @@ declare -A wanted=(
   [sysctl]=procps     # forwarding switches inside lab namespaces
   [nft]=nftables      # the nftables data plane (kernels without IPVS) and its lab
   [conntrack]=conntrack   # inspecting and clearing NAT flows of removed backends
+  [qemu-system-x86_64]=qemu-system-x86   # boots Debian's kernel with IPVS for the IPVS tests
+  [ipvsadm]=ipvsadm   # cross-checks what the IPVS driver programmed, inside that guest
+  [busybox]=busybox-static   # the guest's init and the backends' httpd
+  [cpio]=cpio         # packs the guest's initramfs
+  [modprobe]=kmod     # loads ip_vs and friends in the guest
+  [xz]=xz-utils       # unpacks the kernel package's modules
 )
 missing=()
 for cmd in "${!wanted[@]}"; do

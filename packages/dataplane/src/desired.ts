@@ -53,7 +53,9 @@ export function desiredServices(inputs: DesiredInputs): VirtualService[] {
         family,
         scheduler: instance.scheduler,
         persistenceTimeoutS: instance.persistenceTimeoutS,
-        ...(instance.persistenceNetmask === undefined ? {} : { persistenceNetmask: instance.persistenceNetmask }),
+        // A full-length netmask is the kernel's default and is not reported back by a dump:
+        // leaving it out keeps desired and actual equal instead of updating on every pass.
+        ...(instance.persistenceNetmask === undefined || instance.persistenceNetmask === (family === 4 ? 32 : 128) ? {} : { persistenceNetmask: instance.persistenceNetmask }),
         servers: [...servers.values()].sort(compareServers),
       };
       // The store keeps VIP:port exclusive; should a merge ever break that, the oldest wins.

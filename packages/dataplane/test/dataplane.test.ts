@@ -147,3 +147,12 @@ test('the reconciler restores a hand-deleted service, coalesces triggers and ret
     await rec.stop();
   }
 });
+
+test('a full-length persistence netmask is the default and is left out, so reconciles stay quiet', () => {
+  const [v4] = desiredServices({ instances: [instance('a', { persistenceTimeoutS: 60, persistenceNetmask: 32 })] });
+  assert.equal(v4?.persistenceNetmask, undefined);
+  const [v4mask] = desiredServices({ instances: [instance('b', { persistenceTimeoutS: 60, persistenceNetmask: 24 })] });
+  assert.equal(v4mask?.persistenceNetmask, 24);
+  const [v6] = desiredServices({ instances: [instance('c', { vip: '2001:db8::1', persistenceTimeoutS: 60, persistenceNetmask: 128, backends: [] })] });
+  assert.equal(v6?.persistenceNetmask, undefined);
+});

@@ -58,7 +58,7 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
   const health = createBackendHealthView({ enabled: config.health.enabled, logger });
   let reconciler: Reconciler | undefined;
   try {
-    const choice = await selectDataplane(config.dataplane, logger);
+    const choice = await selectDataplane(config, logger);
     log.info({ dataplane: choice.dataplane?.kind ?? 'none', reason: choice.reason }, 'data plane selected');
     if (choice.dataplane) {
       if (config.dataplane.sysctls) await enableForwardingSysctls(log);

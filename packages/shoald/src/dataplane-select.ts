@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import { ShoalError } from '@shoal/model';
 import type { Dataplane } from '@shoal/dataplane';
 import { createNftablesDataplane } from '@shoal/nftables';
-import * as ipvs from '@shoal/ipvs';
+import { createIpvsDataplane } from '@shoal/ipvs';
+import { join } from 'node:path';
 import type { ShoaldConfig } from './config.js';
 
 const execFileAsync = promisify(execFile);
@@ -40,30 +41,24 @@ async function hasNft(): Promise<boolean> {
   }
 }
 
-type IpvsFactory = (init: { logger?: Logger }) => Dataplane;
+/** Where the IPVS driver records which services are Shoal's: IPVS itself has no owner field. */
+export const IPVS_OWNERSHIP_FILE = 'ipvs-owned.json';
 
-function ipvsFactory(): IpvsFactory | undefined {
-  const f = (ipvs as Record<string, unknown>)['createIpvsDataplane'];
-  return typeof f === 'function' ? (f as IpvsFactory) : undefined;
-}
-
-export async function selectDataplane(cfg: ShoaldConfig['dataplane'], logger: Logger): Promise<DataplaneChoice> {
+export async function selectDataplane(config: Pick<ShoaldConfig, 'dataplane' | 'dataDir'>, logger: Logger): Promise<DataplaneChoice> {
+  const cfg = config.dataplane;
   const nft = (): Dataplane => createNftablesDataplane({ tableName: cfg.nftablesTable, logger });
+  const ipvsDriver = (): Dataplane => createIpvsDataplane({ logger, stateFile: join(config.dataDir, IPVS_OWNERSHIP_FILE) });
   switch (cfg.driver) {
     case 'none':
       return { dataplane: undefined, reason: 'dataplane.driver is none' };
     case 'nftables':
       if (!(await hasNft())) throw new ShoalError('E_CONFIG', 'dataplane.driver is nftables but the nft command is not installed (apt-get install nftables)');
       return { dataplane: nft(), reason: 'dataplane.driver is nftables' };
-    case 'ipvs': {
-      const make = ipvsFactory();
-      if (!make) throw new ShoalError('E_CONFIG', 'dataplane.driver is ipvs but this build has no IPVS driver');
+    case 'ipvs':
       if (!(await kernelHasIpvs())) throw new ShoalError('E_CONFIG', 'dataplane.driver is ipvs but the kernel has no IPVS (modprobe ip_vs failed)');
-      return { dataplane: make({ logger }), reason: 'dataplane.driver is ipvs' };
-    }
+      return { dataplane: ipvsDriver(), reason: 'dataplane.driver is ipvs' };
     case 'auto': {
-      const make = ipvsFactory();
-      if (make && (await kernelHasIpvs())) return { dataplane: make({ logger }), reason: 'auto: the kernel has IPVS' };
+      if (await kernelHasIpvs()) return { dataplane: ipvsDriver(), reason: 'auto: the kernel has IPVS' };
       if (await hasNft()) return { dataplane: nft(), reason: 'auto: no IPVS in this kernel, nft is installed' };
       return { dataplane: undefined, reason: 'auto: neither IPVS nor nft available; nothing is programmed' };
     }

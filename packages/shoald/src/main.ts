@@ -65,7 +65,7 @@ export async function runFromArgv(argv: string[]): Promise<void> {
   if (values.cleanup) {
     try {
       const logger = pino({ level: config.logging.level, base: { node: config.node.name } });
-      const { dataplane, reason } = await selectDataplane(config.dataplane, logger);
+      const { dataplane, reason } = await selectDataplane(config, logger);
       if (dataplane) await dataplane.flush();
       process.stdout.write(`shoald: cleanup done (${dataplane?.kind ?? 'no data plane'}: ${reason})\n`);
     } catch (err) {
