@@ -32,6 +32,7 @@ declare -A wanted=(
   [cpio]=cpio         # packs the guest's initramfs
   [modprobe]=kmod     # loads ip_vs and friends in the guest
   [xz]=xz-utils       # unpacks the kernel package's modules
+  [wrk]=wrk           # pnpm bench: requests per second through a VIP vs direct
 )
 missing=()
 for cmd in "${!wanted[@]}"; do

@@ -4,6 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { ApiBenchResult, ApiOp, ApiPhaseResult } from './api-bench.js';
+import { RECIPE_INCREMENTAL_MS, type DataplaneBenchResult, type ProgrammingRound } from './dataplane-bench.js';
 import type { RssBenchResult } from './rss-bench.js';
 import type { StoreBenchResult, StoreLoadFigures } from './store-bench.js';
 
@@ -11,10 +12,10 @@ export interface TargetRow {
   readonly figure: string;
   readonly measured: number;
   readonly unit: string;
-  /** "at least" or "below" the target value. */
-  readonly comparison: '>=' | '<';
-  readonly target: number;
-  readonly pass: boolean;
+  /** "at least" or "below" the target value; null: a figure the issue sets no target for (reported, not judged). */
+  readonly comparison: '>=' | '<' | null;
+  readonly target: number | null;
+  readonly pass: boolean | null;
   readonly note: string;
 }
 
@@ -28,8 +29,17 @@ function below(figure: string, measured: number, target: number, unit: string, n
   return { figure, measured, unit, comparison: '<', target, pass: measured < target, note };
 }
 
+function info(figure: string, measured: number, unit: string, note: string): TargetRow {
+  return { figure, measured, unit, comparison: null, target: null, pass: null, note };
+}
+
 /** The issue's targets. API figures are judged at the best concurrency: the node's capacity. */
-export function targetRows(api: ApiBenchResult | undefined, store: StoreBenchResult | undefined, rss: RssBenchResult | undefined): TargetRow[] {
+export function targetRows(
+  api: ApiBenchResult | undefined,
+  store: StoreBenchResult | undefined,
+  rss: RssBenchResult | undefined,
+  dataplane?: DataplaneBenchResult,
+): TargetRow[] {
   const rows: TargetRow[] = [];
   if (api) {
     const best = (op: ApiOp): ApiPhaseResult | undefined => api.phases.filter((p) => p.op === op).sort((a, b) => b.perSecond - a.perSecond)[0];
@@ -47,6 +57,18 @@ export function targetRows(api: ApiBenchResult | undefined, store: StoreBenchRes
     const n = rss.instances.toLocaleString('en-US');
     rows.push(below(`shoald RSS, ${n} inst., after ready`, rss.rssBytes / MB, 150, 'MB', `peak ${(rss.peakRssBytes / MB).toFixed(1)} MB`));
     if (rss.settledRssBytes !== undefined) rows.push(below(`shoald RSS, ${n} inst., idle ${rss.settleS} s`, rss.settledRssBytes / MB, 150, 'MB', 'lowest seen while idle'));
+  }
+  const prog = dataplane?.programming;
+  if (prog) {
+    const n = prog.services.toLocaleString('en-US');
+    rows.push(info(`nftables: program ${n} svc x ${prog.destinationsPerService} from empty`, prog.driverFullMs, 'ms', `raw nft -f ${int(prog.rawFullMs)} ms, driver/raw ${fixed(prog.driverFullMs / prog.rawFullMs, 2)}`));
+    rows.push(info(`nftables: one change, ${n} svc in place`, prog.driverChangeMs, 'ms', `raw nft -f ${fixed(prog.rawChangeMs, 1)} ms, driver/raw ${fixed(prog.driverChangeMs / prog.rawChangeMs, 2)}`));
+    rows.push(info(`nftables: dump(), ${n} svc in place`, prog.dumpMs, 'ms', ''));
+  }
+  const tp = dataplane?.throughput;
+  if (tp) {
+    rows.push(atLeast('nftables: VIP/direct req/s, 1 backend', tp.vipToDirect * 100, 90, '%', `medians ${int(tp.vip1)} / ${int(tp.direct)} req/s`));
+    rows.push(info('nftables: VIP -> 4 backends rr', tp.vip4, 'req/s', `${fixed(tp.vip4 / tp.direct, 2)} x direct to 1 backend`));
   }
   return rows;
 }
@@ -116,9 +138,64 @@ export function formatRss(rss: RssBenchResult): string {
 }
 
 export function formatTargets(rows: readonly TargetRow[]): string {
+  const measured = (r: TargetRow): string => (r.unit === 'MB' || (r.unit === 'ms' && r.measured < 100) ? fixed(r.measured, 1) : int(r.measured));
   return table(
     ['figure', 'measured', 'target', 'result', 'note'],
-    rows.map((r) => [r.figure, `${r.unit === 'MB' ? fixed(r.measured, 1) : int(r.measured)} ${r.unit}`, `${r.comparison} ${int(r.target)} ${r.unit}`, r.pass ? 'PASS' : 'MISS', r.note]),
+    rows.map((r) => [
+      r.figure,
+      `${measured(r)} ${r.unit}`,
+      r.comparison === null || r.target === null ? '-' : `${r.comparison} ${int(r.target)} ${r.unit}`,
+      r.pass === null ? 'info' : r.pass ? 'PASS' : 'MISS',
+      r.note,
+    ]),
     new Set([1, 2]),
   );
+}
+
+export function formatDataplane(dp: DataplaneBenchResult): string {
+  if (dp.skipped !== undefined) return `Data plane: skipped (${dp.skipped})\n  ${dp.ipvs}`;
+  const lines: string[] = [];
+  const prog = dp.programming;
+  if (prog) {
+    const n = int(prog.services);
+    const rounds = prog.rounds;
+    const perRound = (pick: (r: ProgrammingRound) => number, digits: number): string => rounds.map((r) => fixed(pick(r), digits)).join(' / ');
+    lines.push(
+      `Data plane, nftables driver (\`netns\` option) vs one raw \`nft -f\` of the script the driver renders: ${n} services x ${prog.destinationsPerService} destinations, fresh namespaces per round, median of ${prog.rounds.length}`,
+      `  change = one backend's weight 1 -> 2 + one service added (${int(prog.changeScriptBytes)} B of delete/add element; full script ${mb(prog.fullScriptBytes)} MB); driver mode for it: ${[...new Set(prog.rounds.map((r) => r.changeMode))].join(', ')}`,
+      table(
+        ['what', 'driver ms', 'raw nft -f ms', 'driver/raw', 'driver per round ms', 'raw per round ms'],
+        [
+          ['program from empty', int(prog.driverFullMs), int(prog.rawFullMs), fixed(prog.driverFullMs / prog.rawFullMs, 2), perRound((r) => r.driverFullMs, 0), perRound((r) => r.rawFullMs, 0)],
+          [`one change, ${n} in place`, fixed(prog.driverChangeMs, 1), fixed(prog.rawChangeMs, 1), fixed(prog.driverChangeMs / prog.rawChangeMs, 2), perRound((r) => r.driverChangeMs, 1), perRound((r) => r.rawChangeMs, 1)],
+          [`dump(), ${n} in place`, int(prog.dumpMs), '-', '-', perRound((r) => r.dumpMs, 0), '-'],
+        ],
+        new Set([1, 2, 3]),
+      ),
+      `  recipe reference (nftables-dataplane.md, hand-written slot maps): one service's 12 slots rewritten in ${RECIPE_INCREMENTAL_MS} ms; 10,000 x 12 slots loaded in 1.05-1.58 s`,
+    );
+  }
+  const tp = dp.throughput;
+  if (tp) {
+    const of = (path: string): number[] => tp.runs.filter((r) => r.path === path).map((r) => r.requestsPerSecond);
+    const range = (path: string): string => `${int(Math.min(...of(path)))}-${int(Math.max(...of(path)))}`;
+    const errors = (path: string): string => int(tp.runs.filter((r) => r.path === path).reduce((sum, r) => sum + r.errors, 0));
+    lines.push(
+      `${lines.length > 0 ? '\n' : ''}Through the VIP vs direct: wrk -t${tp.threads} -c${tp.connections} -d${tp.seconds}s keep-alive from the client netns, ${tp.rounds} interleaved rounds; one Node HTTP server process per backend; the lb holds the DNAT table (conntrack on) for every path`,
+      table(
+        ['path', 'median req/s', 'min-max', 'errors', 'vs direct'],
+        [
+          ['direct -> b1 (routed via the lb, no DNAT)', int(tp.direct), range('direct'), errors('direct'), '1.00'],
+          ['VIP -> 1 backend (DNAT + masquerade)', int(tp.vip1), range('vip1'), errors('vip1'), fixed(tp.vipToDirect, 2)],
+          ['VIP -> 4 backends rr', int(tp.vip4), range('vip4'), errors('vip4'), fixed(tp.vip4 / tp.direct, 2)],
+        ],
+        new Set([1, 2, 3, 4]),
+      ),
+      `  VIP/direct ${fixed(tp.vipToDirect * 100, 0)} % (target >= 90 %): ${tp.vipToDirect >= 0.9 ? 'PASS' : 'MISS'}; per-round ratios ${tp.roundRatios.map((r) => fixed(r, 2)).join(', ')}`,
+    );
+  } else if (dp.throughputSkipped !== undefined) {
+    lines.push(`Through the VIP vs direct: skipped (${dp.throughputSkipped})`);
+  }
+  lines.push(`  ${dp.ipvs}`);
+  return lines.join('\n');
 }

@@ -8,8 +8,10 @@ import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { runApiBench, type ApiBenchResult } from './api-bench.js';
 import { makeCerts, waitForCertsScript } from './certs.js';
+import { runDataplaneBench, type DataplaneBenchResult } from './dataplane-bench.js';
+import { formatIpvs, ipvsRows, runIpvsBench, type IpvsBenchResult } from './ipvs-bench.js';
 import { RESULTS_FILE } from './repo.js';
-import { formatApi, formatRss, formatStore, formatTargets, targetRows } from './report.js';
+import { formatApi, formatDataplane, formatRss, formatStore, formatTargets, targetRows } from './report.js';
 import { runRssBench, type RssBenchResult } from './rss-bench.js';
 import { readSettings } from './settings.js';
 import { runStoreBench, type StoreBenchResult } from './store-bench.js';
@@ -34,6 +36,9 @@ const workDir = await mkdtemp(join(tmpdir(), 'shoal-bench-'));
 let api: ApiBenchResult | undefined;
 let store: StoreBenchResult | undefined;
 let rss: RssBenchResult | undefined;
+let dataplane: DataplaneBenchResult | undefined;
+let ipvs: IpvsBenchResult | { skipped: string } | undefined;
+const wanted = new Set(settings.sections);
 const failures: string[] = [];
 
 /** One section failing (say shoald cannot start) still lets the others report. */
@@ -49,20 +54,32 @@ async function section<T>(name: string, body: () => Promise<T>): Promise<T | und
 }
 
 try {
-  const certs = await section('certificates', async () => {
-    await waitForCertsScript(CERTS_SCRIPT_WAIT_MS, (msg) => say(`  ${msg}`));
-    return makeCerts(join(workDir, 'certs'));
-  });
-  if (certs) {
-    say('\n[1/3] API throughput');
+  const certs = wanted.has('api') || wanted.has('rss')
+    ? await section('certificates', async () => {
+        await waitForCertsScript(CERTS_SCRIPT_WAIT_MS, (msg) => say(`  ${msg}`));
+        return makeCerts(join(workDir, 'certs'));
+      })
+    : undefined;
+  if (certs && wanted.has('api')) {
+    say('\n[1/5] API throughput');
     api = await section('api', () => runApiBench({ settings, workDir, certs, progress: say }));
   }
-  say('\n[2/3] Store load time and size');
-  store = await section('store', () => runStoreBench({ settings, workDir, progress: say }));
-  if (certs && store) {
+  if (wanted.has('store') || wanted.has('rss')) {
+    say('\n[2/5] Store load time and size');
+    store = await section('store', () => runStoreBench({ settings, workDir, progress: say }));
+  }
+  if (certs && store && wanted.has('rss')) {
     const dataDir = store.compactedDataDir;
-    say('\n[3/3] shoald RSS');
+    say('\n[3/5] shoald RSS');
     rss = await section('rss', () => runRssBench({ workDir, dataDir, certs, settleS: settings.rssSettleS, progress: say }));
+  }
+  if (wanted.has('dataplane')) {
+    say('\n[4/5] Data plane (nftables)');
+    dataplane = await section('dataplane', () => runDataplaneBench({ settings, workDir, progress: say }));
+  }
+  if (wanted.has('ipvs')) {
+    say('\n[5/5] Data plane (IPVS, in a qemu guest)');
+    ipvs = await section('ipvs', () => runIpvsBench({ services: settings.ipvsServices, progress: say }));
   }
 } finally {
   await rm(workDir, { recursive: true, force: true });
@@ -72,12 +89,14 @@ say();
 if (api) say(`${formatApi(api, settings.phaseS, settings.warmupS)}\n`);
 if (store) say(`${formatStore(store)}\n`);
 if (rss) say(`${formatRss(rss)}\n`);
-const targets = targetRows(api, store, rss);
+if (dataplane) say(`${formatDataplane(dataplane)}\n`);
+if (ipvs) say(`${formatIpvs(ipvs)}\n`);
+const targets = [...targetRows(api, store, rss, dataplane), ...ipvsRows(ipvs)];
 say('Summary (targets from the issue; per node, on this machine)');
 say(formatTargets(targets));
 if (settings.cpuProfDir !== undefined) say(`\nshoald CPU profiles: ${settings.cpuProfDir}`);
 
 await mkdir(dirname(RESULTS_FILE), { recursive: true });
-await writeFile(RESULTS_FILE, `${JSON.stringify({ startedAt: startedAt.toISOString(), machine, settings, api, store, rss, targets, failures }, null, 2)}\n`);
+await writeFile(RESULTS_FILE, `${JSON.stringify({ startedAt: startedAt.toISOString(), machine, settings, api, store, rss, dataplane, ipvs, targets, failures }, null, 2)}\n`);
 say(`\nresults: ${RESULTS_FILE}`);
 if (failures.length > 0) process.exitCode = 1;

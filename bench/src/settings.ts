@@ -23,6 +23,31 @@ export interface BenchSettings {
   readonly rssSettleS: number;
   /** When set, shoald runs with --cpu-prof and writes its profiles here (kept after the run). */
   readonly cpuProfDir: string | undefined;
+  /** Sections to run (BENCH_SECTIONS=dataplane,store). Default all; rss needs store. */
+  readonly sections: readonly BenchSection[];
+  /** IPVS services programmed in the qemu guest (BENCH_IPVS_SERVICES). Default 1,000: under software emulation 10,000 take about ten minutes. */
+  readonly ipvsServices: number;
+  /** Services x 4 destinations the data-plane bench programs. Default 10,000 (the issue's figure). */
+  readonly dataplaneServices: number;
+  /** Fresh-namespace rounds of the programming figures, medians reported. Default 3: nft load times vary 2-3x here. */
+  readonly dataplaneRounds: number;
+  /** Seconds per wrk run through the VIP or direct. Default 3 s (the recipe's 3-5 s rounds). */
+  readonly wrkSeconds: number;
+  /** Interleaved wrk rounds (direct, VIP, ...), medians reported. Default 3. */
+  readonly wrkRounds: number;
+}
+
+export const BENCH_SECTIONS = ['api', 'store', 'rss', 'dataplane', 'ipvs'] as const;
+export type BenchSection = (typeof BENCH_SECTIONS)[number];
+
+function readSections(): BenchSection[] {
+  const raw = process.env['BENCH_SECTIONS'];
+  if (raw === undefined || raw.trim() === '') return [...BENCH_SECTIONS];
+  return raw.split(',').map((s) => {
+    const name = BENCH_SECTIONS.find((known) => known === s.trim());
+    if (name === undefined) throw new Error(`BENCH_SECTIONS: "${s}" is not one of ${BENCH_SECTIONS.join(', ')}`);
+    return name;
+  });
 }
 
 function positiveNumber(name: string, fallback: number): number {
@@ -49,5 +74,11 @@ export function readSettings(): BenchSettings {
     backendsPerInstance: 4,
     rssSettleS: process.env['BENCH_RSS_SETTLE_SECONDS'] === '0' ? 0 : positiveNumber('BENCH_RSS_SETTLE_SECONDS', 40),
     cpuProfDir: cpuProfDir === undefined || cpuProfDir === '' ? undefined : cpuProfDir,
+    sections: readSections(),
+    ipvsServices: Number(process.env['BENCH_IPVS_SERVICES'] ?? '1000'),
+    dataplaneServices: Math.round(positiveNumber('BENCH_DATAPLANE_SERVICES', 10_000)),
+    dataplaneRounds: Math.round(positiveNumber('BENCH_DATAPLANE_ROUNDS', 3)),
+    wrkSeconds: Math.round(positiveNumber('BENCH_WRK_SECONDS', 3)),
+    wrkRounds: Math.round(positiveNumber('BENCH_WRK_ROUNDS', 3)),
   };
 }

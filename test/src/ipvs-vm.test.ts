@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ipvsVmSkipReason, prepareIpvsVm, runInIpvsVm, type IvmResult } from './ipvs-vm.js';
+import { ipvsVmSkipReason, prepareIpvsVm, runInIpvsVm, type IvmResult } from '@shoal/testkit';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const fixture = 'packages/ipvs/dist/test/fixtures/vm-fixture.js';

@@ -194,3 +194,5 @@ export const FLEXLB_TEMPLATE = {
     { name: 'app3', ipaddress: '192.168.1.143', port: 30080, options: 'check' },
   ],
 };
+
+export * from './ipvs-vm.js';
