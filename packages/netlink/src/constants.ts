@@ -3,6 +3,9 @@
  * linux/netlink.h, linux/rtnetlink.h, linux/if_addr.h, linux/if_link.h, linux/genetlink.h.
  */
 
+/** Address family of netlink sockets. */
+export const AF_NETLINK = 16;
+
 /** Netlink protocols (socket(AF_NETLINK, SOCK_DGRAM, protocol)). */
 export const NETLINK_ROUTE = 0;
 export const NETLINK_GENERIC = 16;

@@ -60,3 +60,4 @@ export { ERRNO_NAMES, NetlinkDecodeError, NetlinkError, NetlinkTransportError, e
 export { NETLINK_DEFAULTS, openNetlink, type NetlinkConnection, type NetlinkConnectionInit } from './socket.js';
 export { openRouteNetlink, type RouteNetlink, type RouteNetlinkInit } from './rtnetlink.js';
 export { openGenericNetlink, resolveGenlFamily } from './genl.js';
+export { RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, decodeAddressEvents, encodeSockaddrNl, watchAddresses, type AddressEvent, type AddressWatch } from './events.js';

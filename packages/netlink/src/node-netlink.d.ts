@@ -21,3 +21,16 @@ declare module 'node-netlink' {
   };
   export default netlink;
 }
+
+// po6-socket@0.0.3 (node-netlink's own socket layer) ships no types either: what events.ts uses.
+declare module 'po6-socket' {
+  interface Po6Socket {
+    bind(options: { sockaddr: Buffer }): Promise<void>;
+    on(event: 'message', listener: (message: { data: Buffer }) => void): void;
+    close(): Promise<void>;
+  }
+  const po6socket: {
+    create(options: { domain: bigint; type: bigint; protocol: bigint }): Promise<Po6Socket>;
+  };
+  export default po6socket;
+}
