@@ -46,6 +46,7 @@ async function until(what: string, timeoutMs: number, check: () => Promise<boole
 test('shoald programs nftables from the API and keeps it right as backends die, return and the kernel is edited', { skip: skip ?? false, timeout: 120_000 }, async () => {
   const lab: NetnsLab = createNetnsLab(`shd-${process.pid}-`);
   const root = await tempDir('dplab');
+  let shoaldLog = (): string => '(shoald not started)';
   try {
     const cl = await lab.addNamespace('cl');
     const lb = await lab.addNamespace('lb');
@@ -80,11 +81,13 @@ test('shoald programs nftables from the API and keeps it right as backends die, 
         node: { name: 'lab1' },
         dataDir: join(root.path, 'data'),
         api: { host: '127.0.0.1', port: 18443, tls: { cert: join(pki.dir, 'node1.crt'), key: join(pki.dir, 'node1.key'), ca: join(pki.dir, 'ca.crt') } },
-        dataplane: { driver: 'nftables', resyncIntervalMs: 1000, nftablesTable: 'shoal' },
+        // A resync period far beyond the test: what it sees is triggered by events.
+        dataplane: { driver: 'nftables', resyncIntervalMs: 600_000, nftablesTable: 'shoal' },
         health: { enabled: true },
       }),
     );
     const shoald = lab.spawn(lb, 'node', [SHOALD_BIN, '--config', config]);
+    shoaldLog = () => shoald.stdout() + shoald.stderr();
     await until('shoald ready', 15_000, () => Promise.resolve(shoald.stdout().includes('"shoald ready"')));
     assert.match(shoald.stdout(), /"dataplane":"nftables"/);
 
@@ -127,7 +130,7 @@ test('shoald programs nftables from the API and keeps it right as backends die, 
     await until('b2 up', 10_000, async () => (await health())['10.203.2.12'] === 'up');
     await until('b2 serves again', 5_000, async () => ((await traffic(12))['b2'] ?? 0) > 0);
 
-    // A hand-deleted table comes back with the periodic resync.
+    // A hand-deleted table comes back at once: the driver watches `nft monitor`.
     await lab.exec(lb, 'nft', ['delete', 'table', 'inet', 'shoal']);
     await until('table restored', 5_000, async () => (await lab.exec(lb, 'nft', ['list', 'tables'])).stdout.includes('inet shoal'));
     await until('traffic restored', 5_000, async () => ((await traffic(3))['b1'] ?? 0) + ((await traffic(3))['b3'] ?? 0) > 0);
@@ -143,6 +146,10 @@ test('shoald programs nftables from the API and keeps it right as backends die, 
     await shoald.stop();
     await lab.exec(lb, 'node', [SHOALD_BIN, '--config', config, '--cleanup']);
     assert.equal((await lab.exec(lb, 'nft', ['list', 'ruleset'])).stdout.trim(), '', '--cleanup removes the table Shoal owns');
+  } catch (err) {
+    // The daemon's log is the first thing to read when this fails.
+    process.stderr.write(`shoald log:\n${shoaldLog()}\n`);
+    throw err;
   } finally {
     const problems = await lab.cleanup();
     await root.remove();

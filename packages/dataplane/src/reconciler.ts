@@ -67,6 +67,7 @@ export function createReconciler(init: ReconcilerInit): Reconciler {
   let retryTimer: NodeJS.Timeout | undefined;
   let retryDelayMs = retryBaseMs;
   let stopped = true;
+  let unwatch: (() => void) | undefined;
   const st = { runs: 0, failures: 0, lastRunAt: null as string | null, lastChanges: 0, lastDurationMs: 0, lastError: null as string | null, services: 0 };
 
   async function runOnce(reasons: readonly string[]): Promise<ReconcileResult> {
@@ -123,7 +124,8 @@ export function createReconciler(init: ReconcilerInit): Reconciler {
   }
 
   function trigger(reason: string): void {
-    pendingReasons.add(reason);
+    // Reasons are for the log line; a burst of events need not list every one.
+    if (pendingReasons.size < 10) pendingReasons.add(reason);
     if (pending) return;
     pending = true;
     if (running) return; // drain() picks it up when the current run ends
@@ -152,10 +154,13 @@ export function createReconciler(init: ReconcilerInit): Reconciler {
       stopped = false;
       resyncTimer = setInterval(() => trigger('periodic resync'), resyncIntervalMs);
       resyncTimer.unref();
+      unwatch = init.dataplane.watch?.((what) => trigger(`kernel changed: ${what}`));
       trigger('start');
     },
     async stop() {
       stopped = true;
+      unwatch?.();
+      unwatch = undefined;
       clearInterval(resyncTimer);
       clearTimeout(retryTimer);
       retryTimer = undefined;

@@ -62,4 +62,10 @@ export interface Dataplane {
   apply(changes: readonly DataplaneChange[], desired: readonly VirtualService[]): Promise<void>;
   /** Removes everything Shoal created (shoald --cleanup). */
   flush(): Promise<void>;
+  /**
+   * Calls `onForeignChange` when something other than this driver changes what it owns (a
+   * hand-deleted table), so the reconciler need not wait for its periodic resync. Absent where
+   * the kernel offers no events (IPVS has no multicast group). Returns a stop function.
+   */
+  watch?(onForeignChange: (what: string) => void): () => void;
 }

@@ -82,6 +82,9 @@ export function createNftablesDataplane(init: NftablesDataplaneInit = {}): Nftab
   const warned = new Set<string>();
   // Serialises dump/apply/flush: the cache above must match the order the kernel saw.
   let queue: Promise<unknown> = Promise.resolve();
+  // Our own commits show up in `nft monitor` too. nft ends each transaction's events with
+  // "# new generation N by process PID": transactions by the nft processes we started are ours.
+  const ownPids = new Set<number>();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
     const next = queue.then(fn, fn);
     queue = next.catch(() => undefined);
@@ -92,6 +95,12 @@ export function createNftablesDataplane(init: NftablesDataplaneInit = {}): Nftab
     const [cmd, argv] = init.netns === undefined ? [nftPath, [...args]] : [ipPath, ['netns', 'exec', init.netns, nftPath, ...args]];
     return new Promise((resolve, reject) => {
       const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+      // `ip netns exec` execs nft, so this is nft's own pid either way.
+      const pid = child.pid;
+      if (pid !== undefined) {
+        ownPids.add(pid);
+        setTimeout(() => ownPids.delete(pid), 60_000).unref();
+      }
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -213,9 +222,54 @@ export function createNftablesDataplane(init: NftablesDataplaneInit = {}): Nftab
     log?.debug({ services: touched.size, durationMs: report.durationMs }, 'nftables services updated');
   }
 
+  function watch(onForeignChange: (what: string) => void): () => void {
+    let stopped = false;
+    let child: ReturnType<typeof spawn> | undefined;
+    const mark = ` inet ${tableName}`;
+    const start = (): void => {
+      if (stopped) return;
+      const args = ['monitor'];
+      const [cmd, argv] = init.netns === undefined ? [nftPath, args] : [ipPath, ['netns', 'exec', init.netns, nftPath, ...args]];
+      const c = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'ignore'] });
+      child = c;
+      let buf = '';
+      /** The first line of the current transaction that touches our table. */
+      let touched: string | undefined;
+      c.stdout.setEncoding('utf8').on('data', (d: string) => {
+        buf += d;
+        const lines = buf.split('\n');
+        buf = lines.pop() ?? '';
+        for (const line of lines) {
+          const generation = /^# new generation \d+ by process (\d+)/.exec(line);
+          if (generation) {
+            if (touched !== undefined && !ownPids.has(Number(generation[1]))) {
+              // Someone else changed our table: what we remember of it is no longer true.
+              actual = null;
+              rebuilt = false;
+              onForeignChange(`${touched} (pid ${generation[1]})`);
+            }
+            touched = undefined;
+          } else if (line.includes(mark)) {
+            touched ??= line.slice(0, 120);
+          }
+        }
+      });
+      c.on('error', (err) => log?.warn({ err: err.message }, 'nft monitor failed to start; hand edits are found by the periodic resync'));
+      c.on('close', () => {
+        if (!stopped) setTimeout(start, 1000).unref();
+      });
+    };
+    start();
+    return () => {
+      stopped = true;
+      child?.kill('SIGTERM');
+    };
+  }
+
   return {
     kind: 'nftables',
     tableName,
+    watch,
     lastApply: () => report,
     dump: () => serial(dumpNow),
     apply: (changes, desired) => serial(() => applyNow(changes, desired)),
