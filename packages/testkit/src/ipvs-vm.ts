@@ -20,7 +20,7 @@ import { dirname, join } from 'node:path';
 export const IVM_CACHE_DIR = process.env.SHOAL_IVM_CACHE ?? '/var/cache/shoal-ivm';
 
 /** Bump when the initramfs layout or /init changes: the cache is rebuilt from the kept .deb. */
-const BUILD_ID = 'shoal-ivm-3';
+const BUILD_ID = 'shoal-ivm-4';
 
 /** Loaded at boot in this order, each after its dependency closure (kmod --show-depends). */
 const MODULES = [
@@ -31,6 +31,9 @@ const MODULES = [
   'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_lc', 'ip_vs_wlc', 'ip_vs_sh', 'ip_vs_mh', 'ip_vs_dh', 'ip_vs_lblc', 'ip_vs_lblcr',
   'ip_vs_sed', 'ip_vs_nq', 'ip_vs_fo', 'ip_vs_ovf', 'ip_vs_twos',
   'veth', 'bridge', 'dummy', 'ipip', 'ip6_tunnel',
+  // /tmp in the guest is an overlay on the host's /tmp: a checkout there (CI clones into
+  // temp directories) must be visible to the command.
+  'overlay',
 ];
 
 export interface IvmPrepared {
@@ -142,7 +145,8 @@ mkdir -p $R/dev/pts $R/dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts $R/dev/pts
 mount -t tmpfs -o mode=1777 shm $R/dev/shm
 mount -t tmpfs -o mode=755 run $R/run
-mount -t tmpfs -o mode=1777 tmp $R/tmp
+mkdir -p /ivmtmp && mount -t tmpfs -o mode=755 ivmtmp /ivmtmp && mkdir -p /ivmtmp/u /ivmtmp/w
+mount -t overlay -o lowerdir=$R/tmp,upperdir=/ivmtmp/u,workdir=/ivmtmp/w tmpov $R/tmp || { echo "ivm: no /tmp overlay, an empty /tmp instead"; mount -t tmpfs -o mode=1777 tmp $R/tmp; }
 mkdir -p $R/run/ivm
 mount -t 9p -o "$P9,cache=mmap" ivmctl $R/run/ivm || { echo "ivm: cannot mount the control share"; poweroff -f; }
 OUT=/dev/null ERR=/dev/null
