@@ -1,24 +1,22 @@
 /**
- * The kernel switches a load balancer needs, as slb turns them on: IPv4 and IPv6 forwarding
- * (NAT replies and routed traffic pass through this node) and IPVS connection tracking (so
- * netfilter NAT/masquerade sees IPVS flows). A missing one (no IPVS, no IPv6) is skipped.
+ * The kernel switches a load balancer needs, as slb turns them on (the list is the IPVS
+ * driver's: forwarding for NAT replies and routed traffic, vs.conntrack so netfilter sees
+ * IPVS flows). Unlike enableIpvsSysctls, a missing one is skipped with a warning: an
+ * nftables node has no net.ipv4.vs.*, a host without IPv6 no ipv6 forwarding switch.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-
-export const LOAD_BALANCER_SYSCTLS: readonly { readonly path: string; readonly value: string }[] = [
-  { path: '/proc/sys/net/ipv4/ip_forward', value: '1' },
-  { path: '/proc/sys/net/ipv6/conf/all/forwarding', value: '1' },
-  { path: '/proc/sys/net/ipv4/vs/conntrack', value: '1' },
-];
+import { IPVS_SYSCTLS } from '@shoal/ipvs';
 
 export async function enableForwardingSysctls(log: Logger): Promise<void> {
-  for (const s of LOAD_BALANCER_SYSCTLS) {
+  for (const [name, value] of Object.entries(IPVS_SYSCTLS)) {
+    const path = `/proc/sys/${name.replaceAll('.', '/')}`;
     try {
-      await writeFile(s.path, s.value);
-      log.info({ sysctl: s.path, value: s.value }, 'sysctl set');
+      const previous = (await readFile(path, 'utf8')).trim();
+      if (previous !== value) await writeFile(path, `${value}\n`);
+      log.info({ sysctl: name, value, previous }, 'sysctl set');
     } catch (err) {
-      log.warn({ sysctl: s.path, err: (err as Error).message }, 'sysctl not set');
+      log.warn({ sysctl: name, err: (err as Error).message }, 'sysctl not set');
     }
   }
 }
