@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { compareServers, planChanges, type RealServer, type VirtualService } from '@shoal/dataplane';
 import { createNftablesDataplane, renderIncremental, renderRuleset } from '@shoal/nftables';
-import { createNetnsLab, hasCommand, labSkipReason, type NetnsLab } from './netns-lab.js';
+import { createNetnsLab, hasCommand, labSkipReason, type NetnsLab } from '@shoal/testkit';
 import type { BenchSettings } from './settings.js';
 
 export const IPVS_NOTE = 'ipvs: measured in the VM test run (needs a qemu guest with ip_vs; not part of pnpm bench)';

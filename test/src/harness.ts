@@ -3,7 +3,7 @@
  * processes on loopback ports. Everything is named with a per-run prefix and removed in the
  * caller's finally; processes are stopped by PID, never by name.
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -24,9 +24,7 @@ export async function tempDir(prefix: string): Promise<{ path: string; remove: (
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }
 
-export function hasCommand(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
+export { hasCommand } from '@shoal/testkit';
 
 async function runCerts(args: string[]): Promise<void> {
   try {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compareServices, planChanges, type RealServer, type VirtualService } from '@shoal/dataplane';
 import { createNftablesDataplane } from '@shoal/nftables';
-import { createNetnsLab, labSkipReason, type NetnsLab } from './netns.js';
+import { createNetnsLab, labSkipReason, type NetnsLab } from '@shoal/testkit';
 
 const skip = labSkipReason(['nft', 'node']);
 

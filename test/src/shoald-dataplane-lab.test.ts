@@ -12,7 +12,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { SHOALCTL_BIN, SHOALD_BIN, makePki, tempDir } from './harness.js';
-import { createNetnsLab, labSkipReason, type NetnsLab } from './netns.js';
+import { createNetnsLab, labSkipReason, type NetnsLab } from '@shoal/testkit';
 
 const skip = labSkipReason(['nft', 'node', 'openssl']);
 

@@ -53,6 +53,7 @@ import {
   RT_SCOPE_UNIVERSE,
 } from './constants.js';
 import { NetlinkDecodeError } from './errors.js';
+import { formatIp } from '@shoal/model';
 
 // ---- framing ------------------------------------------------------------------------------
 
@@ -140,33 +141,14 @@ export function encodeIp(ip: string): Buffer {
   return out;
 }
 
-/** Text form: dotted quad, or RFC 5952 (lower case, longest zero run compressed). */
+/** Text form: dotted quad, or RFC 5952 (the model's canonical form, so the two always agree). */
 export function decodeIp(family: number, b: Buffer): string {
   if (family === AF_INET) {
     if (b.length < 4) throw new NetlinkDecodeError(`IPv4 address of ${b.length} bytes`);
     return `${b[0] ?? 0}.${b[1] ?? 0}.${b[2] ?? 0}.${b[3] ?? 0}`;
   }
   if (family !== AF_INET6 || b.length < 16) throw new NetlinkDecodeError(`address family ${family} with ${b.length} bytes`);
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push(b.readUInt16BE(i * 2));
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  return formatIp({ family: 6, value: BigInt(`0x${b.subarray(0, 16).toString('hex')}`) });
 }
 
 /** `10.0.0.1/32` -> address and prefix; a bare address means a host prefix. */

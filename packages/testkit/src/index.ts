@@ -196,3 +196,4 @@ export const FLEXLB_TEMPLATE = {
 };
 
 export * from './ipvs-vm.js';
+export * from './netns.js';

@@ -1,7 +1,7 @@
 /**
- * A small network-namespace lab for integration tests: named namespaces with a per-run
- * prefix, veth pairs, bridges, commands and long-running processes inside a namespace, and a
- * cleanup that stops exactly the processes it started (by PID, never by name) and deletes
+ * A small network-namespace lab for integration tests and the benchmark: namespaces under one
+ * per-run prefix, veth pairs, bridges, commands and long-running processes inside a namespace,
+ * and a cleanup that stops exactly the processes it started (by PID, never by name) and deletes
  * exactly the namespaces it created. Needs root and iproute2.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -17,6 +17,8 @@ export interface RunOptions {
   readonly input?: string;
   /** Resolve with a non-zero exit instead of throwing. */
   readonly allowFailure?: boolean;
+  /** SIGKILL (by its PID) after this long and fail. Default 10 minutes. */
+  readonly timeoutMs?: number;
 }
 
 /** Runs a command to completion; throws with its stderr on a non-zero exit unless allowed. */
@@ -25,13 +27,23 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
+    let timedOut = false;
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
     child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.on('error', reject);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs ?? 600_000);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     child.stdin.on('error', () => undefined);
     child.on('close', (code) => {
+      clearTimeout(timer);
       const r = { code: code ?? 1, stdout, stderr };
-      if (r.code !== 0 && opts.allowFailure !== true) reject(new Error(`${cmd} ${args.join(' ')} exited ${r.code}: ${stderr.trim()}`));
+      if (timedOut) reject(new Error(`${cmd} ${args.join(' ')} killed after ${opts.timeoutMs ?? 600_000} ms`));
+      else if (r.code !== 0 && opts.allowFailure !== true) reject(new Error(`${cmd} ${args.join(' ')} exited ${r.code}: ${stderr.trim()}`));
       else resolve(r);
     });
     child.stdin.end(opts.input ?? '');
@@ -43,7 +55,7 @@ export function hasCommand(name: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
 }
 
-/** Why a namespace lab cannot run here (for `test(..., { skip })`), or null when it can. */
+/** Why a namespace lab cannot run here, or null when it can. */
 export function labSkipReason(tools: readonly string[] = []): string | null {
   if (process.getuid?.() !== 0) return 'needs root (network namespaces)';
   for (const tool of ['ip', ...tools]) if (!hasCommand(tool)) return `needs ${tool} on the PATH`;
@@ -53,21 +65,19 @@ export function labSkipReason(tools: readonly string[] = []): string | null {
 /** A process started inside a namespace. */
 export interface NetnsProcess {
   readonly pid: number;
-  /** Everything it wrote to stdout so far. */
   stdout(): string;
   stderr(): string;
-  /** Resolves with the exit code (or null when killed by a signal). */
-  readonly exited: Promise<number | null>;
   /** SIGTERM, then SIGKILL after graceMs; resolves when it is gone. */
   stop(graceMs?: number): Promise<void>;
 }
 
 export interface NetnsLab {
-  readonly prefix: string;
-  /** The full namespace name for a short one (`lb` -> `shl-1234-lb`). */
+  /** The full namespace name for a short one (`lb` -> `shb-1234-lb`). */
   name(short: string): string;
   /** Creates a namespace with loopback up; returns its full name. */
   addNamespace(short: string): Promise<string>;
+  /** Deletes one of this lab's namespaces now (its processes must be stopped first). */
+  removeNamespace(ns: string): Promise<void>;
   /** Runs a command inside a namespace (`ip netns exec`). */
   exec(ns: string, cmd: string, args: readonly string[], opts?: RunOptions): Promise<ExecResult>;
   /** `ip -n NS ...` */
@@ -76,15 +86,14 @@ export interface NetnsLab {
   veth(nsA: string, ifA: string, nsB: string, ifB: string): Promise<void>;
   /** A bridge in ns, up. */
   bridge(ns: string, name: string): Promise<void>;
-  /** Puts an interface into a bridge. */
   attach(ns: string, ifname: string, bridgeName: string): Promise<void>;
-  /** Adds addresses (CIDR; IPv6 without duplicate address detection, so usable at once). */
   address(ns: string, ifname: string, ...cidrs: string[]): Promise<void>;
-  sysctl(ns: string, ...settings: string[]): Promise<void>;
   /** Starts a long-running process in ns; stopped by cleanup() if still running. */
   spawn(ns: string, cmd: string, args: readonly string[]): NetnsProcess;
   /** Stops the processes this lab started, then deletes its namespaces. Never throws. */
   cleanup(): Promise<string[]>;
+  /** `sysctl -w` inside a namespace. */
+  sysctl(ns: string, ...settings: string[]): Promise<void>;
 }
 
 export function createNetnsLab(prefix = `shl-${process.pid}-`): NetnsLab {
@@ -92,8 +101,18 @@ export function createNetnsLab(prefix = `shl-${process.pid}-`): NetnsLab {
   const processes: NetnsProcess[] = [];
   const exec = (ns: string, cmd: string, args: readonly string[], opts?: RunOptions): Promise<ExecResult> => run('ip', ['netns', 'exec', ns, cmd, ...args], opts);
   const ip = (ns: string, args: readonly string[]): Promise<ExecResult> => run('ip', ['-n', ns, ...args]);
+
+  async function deleteNamespace(ns: string): Promise<string[]> {
+    const problems: string[] = [];
+    // `ip netns del` leaves processes running in an unnamed namespace; name any we did not start.
+    const pids = await run('ip', ['netns', 'pids', ns], { allowFailure: true });
+    if (pids.stdout.trim() !== '') problems.push(`${ns}: processes not started by this lab still inside: ${pids.stdout.trim().split('\n').join(' ')}`);
+    const r = await run('ip', ['netns', 'del', ns], { allowFailure: true });
+    if (r.code !== 0) problems.push(`${ns}: ${r.stderr.trim()}`);
+    return problems;
+  }
+
   return {
-    prefix,
     name: (short) => `${prefix}${short}`,
     async addNamespace(short) {
       const ns = `${prefix}${short}`;
@@ -101,6 +120,13 @@ export function createNetnsLab(prefix = `shl-${process.pid}-`): NetnsLab {
       namespaces.push(ns);
       await ip(ns, ['link', 'set', 'lo', 'up']);
       return ns;
+    },
+    async removeNamespace(ns) {
+      const i = namespaces.indexOf(ns);
+      if (i < 0) throw new Error(`${ns} is not a namespace of this lab`);
+      namespaces.splice(i, 1);
+      const problems = await deleteNamespace(ns);
+      if (problems.length > 0) throw new Error(problems.join('; '));
     },
     exec,
     ip,
@@ -130,16 +156,14 @@ export function createNetnsLab(prefix = `shl-${process.pid}-`): NetnsLab {
       let err = '';
       child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
       child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-      const exited = new Promise<number | null>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
-        else child.once('exit', (code) => resolve(code));
+      const exited = new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) resolve();
+        else child.once('exit', () => resolve());
       });
-      const pid = child.pid;
       const proc: NetnsProcess = {
-        pid,
+        pid: child.pid,
         stdout: () => out,
         stderr: () => err,
-        exited,
         async stop(graceMs = 2000) {
           if (child.exitCode !== null || child.signalCode !== null) return;
           child.kill('SIGTERM');
@@ -160,13 +184,7 @@ export function createNetnsLab(prefix = `shl-${process.pid}-`): NetnsLab {
           problems.push(`pid ${p.pid}: ${(e as Error).message}`);
         }
       }
-      for (const ns of namespaces.splice(0).reverse()) {
-        // `ip netns del` leaves processes running in an unnamed namespace; name any we did not start.
-        const pids = await run('ip', ['netns', 'pids', ns], { allowFailure: true });
-        if (pids.stdout.trim() !== '') problems.push(`${ns}: processes not started by this lab still inside: ${pids.stdout.trim().split('\n').join(' ')}`);
-        const r = await run('ip', ['netns', 'del', ns], { allowFailure: true });
-        if (r.code !== 0) problems.push(`${ns}: ${r.stderr.trim()}`);
-      }
+      for (const ns of namespaces.splice(0).reverse()) problems.push(...(await deleteNamespace(ns)));
       return problems;
     },
   };
