@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The demo: one shoald with fresh dev certificates, driven by shoalctl and by slb's curl lines.
-# Everything lives in .shoal-demo/ (removed at the end unless DEMO_KEEP=1). Nothing touches
-# the network: the API is on loopback, and this release only stores definitions (programming
-# the kernel comes with the data-plane release).
+# The demo: one shoald with fresh dev certificates, driven by shoalctl and by slb's curl lines,
+# then (as root) shoald programming the kernel with real traffic inside network namespaces
+# (deploy/demo-dataplane.sh). Everything lives in .shoal-demo/ (removed at the end unless
+# DEMO_KEEP=1). Nothing leaves this machine: the API is on loopback, the first act programs
+# no kernel, the second act's addresses exist only inside its own namespaces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -106,3 +107,10 @@ wait "$SHOALD_PID"
 SHOALD_PID=""
 echo "shoald exited cleanly; last log lines:"
 tail -n 3 "$DEMO/shoald.log"
+
+# Second act: the data plane with real traffic, inside namespaces of its own.
+if [ "$(id -u)" -eq 0 ] && command -v nft >/dev/null && command -v ip >/dev/null; then
+  bash deploy/demo-dataplane.sh
+else
+  step "Data plane with real traffic: skipped (needs root, ip and nft: run deploy/setup.sh as root)"
+fi
