@@ -25,6 +25,7 @@ cleanup() {
   if [ "${DEMO_KEEP:-0}" != "1" ]; then rm -rf "$DEMO"; fi
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 
 step "A cluster CA, a node certificate and admin/operator/viewer client certificates, in one command"
 run bash certs/shoal-certs.sh bootstrap --dir "$DEMO/certs"
