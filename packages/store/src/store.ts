@@ -162,13 +162,6 @@ export async function openStore(init: StoreInit = {}): Promise<ClusterStore> {
   return store;
 }
 
-/** A store over an injected log (e.g. a MemoryLog another test crashed). */
-export function openStoreOnLog(log: DurableLog, recovered: RecoveredState, init: Omit<StoreInit, 'dir'> = {}): ClusterStore {
-  const store = new YjsClusterStore(log, init);
-  store.load(recovered, performance.now());
-  return store;
-}
-
 type Json = Record<string, unknown>;
 
 type WithoutUndefined<T> = { [K in keyof T]: Exclude<T[K], undefined> };
