@@ -6,9 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
-import { ShoalError, roleAllows, type ClientIdentity, type Instance, type InstanceStatus, type Permission } from '@shoal/model';
+import { ShoalError, ValidationError, WRITE_CONCERN_HEADER, parseWriteConcern, roleAllows, type ClientIdentity, type Instance, type InstanceStatus, type Permission, type WriteConcern } from '@shoal/model';
 import type { ClusterStore } from '@shoal/store';
 import { errorResponse, toShoalError } from './http-errors.js';
+import { registerClusterRoutes, type ClusterSurface } from './routes/cluster.js';
 import { registerInstanceRoutes } from './routes/instances.js';
 import { registerPoolRoutes } from './routes/pools.js';
 import { registerSlbRoutes } from './routes/slb.js';
@@ -51,6 +52,11 @@ export interface ApiComponents {
   readonly instanceStatus?: (instance: Instance) => InstanceStatus;
   /** More sections for /v1/status (data plane, cluster...) from the composition root. */
   readonly statusSections?: () => Record<string, unknown>;
+  /**
+   * Membership, replication and write concern. Absent on a single node: every write is done
+   * once it is durable here, and a write concern above 1 is refused.
+   */
+  readonly cluster?: ClusterSurface;
 }
 
 export interface ApiInit {
@@ -119,7 +125,7 @@ export function createApiApp(components: ApiComponents, init: ApiInit = {}): Hon
     store: components.store,
     view: instanceStatus ? (inst) => ({ ...inst, status: instanceStatus(inst) }) : (inst) => inst,
     maxBodyBytes,
-    allow: (permission) => requirePermission(permission, isReady),
+    allow: (permission) => requirePermission(permission, isReady, components.cluster),
   };
 
   app.get('/v1/status', ctx.allow('read'), (c) => {
@@ -140,6 +146,7 @@ export function createApiApp(components: ApiComponents, init: ApiInit = {}): Hon
 
   registerInstanceRoutes(app, ctx);
   registerPoolRoutes(app, ctx);
+  registerClusterRoutes(app, ctx, components.cluster, components.node.name);
   if (init.slbCompat ?? API_DEFAULTS.slbCompat) registerSlbRoutes(app, ctx);
   return app;
 }
@@ -152,14 +159,51 @@ export interface RouteContext {
   readonly allow: (permission: Permission) => MiddlewareHandler<ApiEnv>;
 }
 
-function requirePermission(permission: Permission, isReady: () => boolean): MiddlewareHandler<ApiEnv> {
+function requirePermission(permission: Permission, isReady: () => boolean, cluster: ClusterSurface | undefined): MiddlewareHandler<ApiEnv> {
+  const isWrite = permission === 'write' || permission === 'pool-write';
   return async (c, next) => {
     const identity = c.get('identity');
     if (!identity) throw new ShoalError('E_UNAUTHENTICATED', 'a client certificate naming a Shoal role (OU) is required');
     if (!roleAllows(identity.role, permission)) {
-      throw new ShoalError('E_FORBIDDEN', `${identity.name} (role ${identity.role}) may not ${permission === 'read' ? 'read' : permission === 'pool-write' ? 'change pools' : 'write'}`);
+      throw new ShoalError('E_FORBIDDEN', `${identity.name} (role ${identity.role}) may not ${permission === 'read' ? 'read' : permission === 'pool-write' ? 'change pools' : permission === 'write' ? 'write' : 'use cluster routes'}`);
     }
     if (permission !== 'read' && !isReady()) throw new ShoalError('E_UNAVAILABLE', 'node is not ready for writes');
+    if (!isWrite) {
+      await next();
+      return;
+    }
+    // Write concern: refuse up front what cannot be met (nothing is written), then answer only
+    // once the write is on enough nodes. A write that misses its concern is durable here and
+    // may still spread, but the caller hears E_QUORUM, never success.
+    const concern = requestedWriteConcern(c);
+    const required = cluster ? cluster.requiredNodes(concern) : requiredOnSingleNode(concern);
+    cluster?.assertReachable(required);
     await next();
+    if (!cluster || required <= 1 || c.res.status >= 300) return;
+    try {
+      await cluster.awaitReplicated(required);
+    } catch (err) {
+      const se = toShoalError(err);
+      c.get('log').warn({ err: se.message, required }, 'write missed its write concern');
+      const { status, body } = errorResponse(se, c.get('requestId'));
+      c.res = new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+      for (const h of ['etag', 'location']) c.res.headers.delete(h);
+    }
   };
+}
+
+/** From the Shoal-Write-Concern header or the writeConcern query parameter; undefined when neither. */
+function requestedWriteConcern(c: Context<ApiEnv>): WriteConcern | undefined {
+  const header = c.req.header(WRITE_CONCERN_HEADER);
+  const query = c.req.query('writeConcern');
+  const [raw, field] = header !== undefined ? [header, 'Shoal-Write-Concern'] : query !== undefined ? [query, 'writeConcern'] : [undefined, ''];
+  if (raw === undefined) return undefined;
+  const concern = parseWriteConcern(raw);
+  if (concern === null) throw new ValidationError([{ path: field, message: 'must be "majority", "all" or a node count (1, 2, ...)' }]);
+  return concern;
+}
+
+function requiredOnSingleNode(concern: WriteConcern | undefined): number {
+  if (typeof concern === 'number' && concern > 1) throw new ValidationError([{ path: 'writeConcern', message: `asks for ${concern} nodes but this node runs without a cluster` }]);
+  return 1;
 }

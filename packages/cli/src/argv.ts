@@ -25,6 +25,7 @@ export const GLOBAL_FLAGS = {
   config: { type: 'string', value: 'FILE', help: 'config file (env SHOALCTL_CONFIG; default ~/.config/shoal/shoalctl.yaml)' },
   output: { type: 'string', short: 'o', value: 'FORMAT', help: 'table, json or yaml (default table)' },
   timeout: { type: 'string', value: 'MS', help: 'per-endpoint request timeout in milliseconds (default 10000)' },
+  'write-concern': { type: 'string', value: 'N', help: 'nodes that must hold a write before it is done: majority, all or a count (default: the server\'s, majority)' },
   help: { type: 'boolean', short: 'h', help: 'show help' },
   version: { type: 'boolean', help: 'print the version' },
 } as const satisfies Flags;

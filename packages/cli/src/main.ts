@@ -12,6 +12,7 @@ import { commandWords, describeFlags, GLOBAL_FLAGS, parseCommandLine, type FlagV
 import { GROUP_ALIASES, type CommandContext, type CommandDef } from './command.js';
 import { BACKEND_COMMANDS } from './commands/backend.js';
 import { INSTANCE_COMMANDS } from './commands/instance.js';
+import { CLUSTER_COMMANDS } from './commands/cluster.js';
 import { POOL_COMMANDS, STATUS_COMMANDS } from './commands/pool.js';
 import { EXIT, EXIT_CODE_HELP, exitCodeFor, UsageError } from './exit-codes.js';
 import { render } from './output.js';
@@ -33,7 +34,7 @@ export interface CliIo {
   readonly cwd?: string;
 }
 
-const COMMANDS: readonly CommandDef[] = [...INSTANCE_COMMANDS, ...BACKEND_COMMANDS, ...POOL_COMMANDS, ...STATUS_COMMANDS];
+const COMMANDS: readonly CommandDef[] = [...INSTANCE_COMMANDS, ...BACKEND_COMMANDS, ...POOL_COMMANDS, ...STATUS_COMMANDS, ...CLUSTER_COMMANDS];
 const GROUPS = [...new Set(COMMANDS.map((c) => c.group))];
 
 function version(): string {
@@ -185,6 +186,7 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
           ...(settings.cert === undefined ? {} : { cert: settings.cert }),
           ...(settings.key === undefined ? {} : { key: settings.key }),
           ...(settings.timeoutMs === undefined ? {} : { timeoutMs: settings.timeoutMs }),
+          ...(settings.writeConcern === undefined ? {} : { writeConcern: settings.writeConcern }),
         })),
       readInput: async (flag, path) => {
         if (path === '-') return io.stdin ?? (await readStdin());

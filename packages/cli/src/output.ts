@@ -3,7 +3,7 @@
  * columns; JSON and YAML always show the whole object as the API returned it.
  */
 import { stringify as toYaml } from 'yaml';
-import type { Backend, BackendStatus, Instance, InstanceStatus, Pool } from '@shoal/model';
+import type { Backend, BackendStatus, Instance, InstanceStatus, Pool, PoolStatus } from '@shoal/model';
 import type { OutputFormat } from './settings.js';
 
 /** Columns separated by two spaces, each as wide as its widest cell; the last is not padded. */
@@ -41,10 +41,16 @@ export function formatPorts(inst: Pick<Instance, 'ports'>): string {
   return inst.ports.map((p) => `${p.port}/${p.protocol}`).join(',');
 }
 
-export function instanceTable(items: readonly Instance[]): string {
+/** An instance as the API returns it: with what the node observed, and any conflict. */
+export type InstanceView = Instance & { readonly status?: InstanceStatus | undefined };
+/** A pool as the API returns it: with its conflict, if any. */
+export type PoolView = Pool & { readonly status?: PoolStatus | undefined };
+
+/** STATE is `conflict` for an instance a merge of concurrent writes left unserved: `get` says why. */
+export function instanceTable(items: readonly InstanceView[]): string {
   return renderTable(
     ['NAME', 'VIP', 'PORTS', 'SCHEDULER', 'BACKENDS', 'STATE', 'GEN'],
-    items.map((i) => [i.name, i.vip, formatPorts(i), i.scheduler, String(i.backends.length), i.state, String(i.generation)]),
+    items.map((i) => [i.name, i.vip, formatPorts(i), i.scheduler, String(i.backends.length), i.status?.conflict ? 'conflict' : i.state, String(i.generation)]),
   );
 }
 
@@ -79,7 +85,8 @@ export function renderFields(pairs: readonly (readonly [string, string])[]): str
   return pairs.map(([k, v]) => `${k.padEnd(width)}  ${v}`.trimEnd()).join('\n') + '\n';
 }
 
-export function instanceDetail(inst: Instance): string {
+export function instanceDetail(inst: InstanceView): string {
+  const conflict = inst.status?.conflict;
   const labels = Object.entries(inst.labels).map(([k, v]) => `${k}=${v}`);
   const pairs: [string, string][] = [
     ['Name', inst.name],
@@ -94,20 +101,23 @@ export function instanceDetail(inst: Instance): string {
     ['Persistence', inst.persistenceTimeoutS === 0 ? 'off' : `${inst.persistenceTimeoutS}s${inst.persistenceNetmask === undefined ? '' : ` /${inst.persistenceNetmask}`}`],
     ['Health check', describeHealth(inst)],
     ['State', inst.state],
+    ...(conflict === undefined ? [] : [['Conflict', conflict.message] as [string, string]]),
     ['Labels', labels.length === 0 ? '-' : labels.join(',')],
     ['Generation', String(inst.generation)],
     ['Updated', inst.updatedAt],
   ];
-  return `${renderFields(pairs)}\nBackends:\n${inst.backends.length === 0 ? '  (none)\n' : indent(backendTable(inst.backends.map((b) => ({ ...b, status: (inst as Instance & { status?: InstanceStatus }).status?.backends[b.id] }))))}`;
+  return `${renderFields(pairs)}\nBackends:\n${inst.backends.length === 0 ? '  (none)\n' : indent(backendTable(inst.backends.map((b) => ({ ...b, status: inst.status?.backends[b.id] }))))}`;
 }
 
-export function poolDetail(pool: Pool): string {
+export function poolDetail(pool: PoolView): string {
+  const conflict = pool.status?.conflict;
   return renderFields([
     ['Name', pool.name],
     ...(pool.description === undefined ? [] : [['Description', pool.description] as [string, string]]),
     ['Ranges', pool.ranges.join(', ')],
     ['Auto-assign', pool.autoAssign ? 'yes' : 'no'],
     ['Avoid buggy IPs', pool.avoidBuggyIps ? 'yes' : 'no'],
+    ...(conflict === undefined ? [] : [['Conflict', conflict.message] as [string, string]]),
     ['Generation', String(pool.generation)],
   ]);
 }

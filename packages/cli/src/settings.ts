@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { parseWriteConcern, type WriteConcern } from '@shoal/model';
 import { UsageError } from './exit-codes.js';
 import { parseIntFlag } from './flag-values.js';
 import { str, strs, type FlagValues } from './argv.js';
@@ -18,6 +19,7 @@ export interface Settings {
   readonly cert?: Buffer;
   readonly key?: Buffer;
   readonly timeoutMs?: number;
+  readonly writeConcern?: WriteConcern;
   readonly output: OutputFormat;
 }
 
@@ -150,6 +152,9 @@ export function resolveSettings(values: FlagValues, ctx: SettingsEnv, usage: str
   if ((cert === undefined) !== (key === undefined)) throw new UsageError(`--cert and --key go together: pass both or neither`, usage);
 
   const timeoutText = str(values, 'timeout');
+  const concernText = str(values, 'write-concern') ?? (env['SHOAL_WRITE_CONCERN'] === '' ? undefined : env['SHOAL_WRITE_CONCERN']);
+  const writeConcern = concernText === undefined ? undefined : parseWriteConcern(concernText);
+  if (writeConcern === null) throw new UsageError(`--write-concern ${concernText ?? ''}: must be majority, all or a node count (1, 2, ...)`, usage);
   let output = outputFormat(values, usage);
   if (output === undefined && config?.output !== undefined) {
     output = OUTPUT_FORMATS.find((f) => f === config.output);
@@ -161,6 +166,7 @@ export function resolveSettings(values: FlagValues, ctx: SettingsEnv, usage: str
     ...(cert === undefined ? {} : { cert }),
     ...(key === undefined ? {} : { key }),
     ...(timeoutText === undefined ? {} : { timeoutMs: parseIntFlag('--timeout', timeoutText, 1, 3_600_000, usage) }),
+    ...(writeConcern === undefined ? {} : { writeConcern }),
     output: output ?? 'table',
   };
 }

@@ -38,6 +38,38 @@ test('instance list prints a table, JSON or YAML of what the server returned', a
   });
 });
 
+test('instance list marks an instance a merge left in conflict, and instance get says why', async () => {
+  const message = 'instance "web" (id 0b7e9f1c-1111-4a2b-8c3d-000000000001) was created first with this name; this one is not served until renamed or deleted';
+  const loser = {
+    ...sampleInstance('web', 2),
+    id: '0b7e9f1c-1111-4a2b-8c3d-000000000002',
+    vip: '10.0.0.11',
+    status: { backends: {}, conflict: { reason: 'name', withId: '0b7e9f1c-1111-4a2b-8c3d-000000000001', withName: 'web', message } },
+  };
+  await withServer(
+    {
+      'GET /v1/instances': () => ({ status: 200, body: { items: [web, loser] } }),
+      'GET /v1/instances/0b7e9f1c-1111-4a2b-8c3d-000000000002': () => ({ status: 200, body: loser }),
+    },
+    async (_server, flags) => {
+      const table = await runCli(['instance', 'list', ...flags]);
+      assert.equal(table.code, 0, table.stderr);
+      assert.equal(
+        table.stdout,
+        [
+          'NAME  VIP        PORTS   SCHEDULER  BACKENDS  STATE     GEN',
+          'web   10.0.0.10  80/tcp  rr         1         started   7',
+          'web   10.0.0.11  80/tcp  rr         1         conflict  2',
+          '',
+        ].join('\n'),
+      );
+      const got = await runCli(['instance', 'get', loser.id, ...flags]);
+      assert.equal(got.code, 0, got.stderr);
+      assert.ok(got.stdout.includes(`\nState         started\nConflict      ${message}\n`), got.stdout);
+    },
+  );
+});
+
 test('instance create from flags sends the spec the flags describe', async () => {
   await withServer({ 'POST /v1/instances': (r) => ({ status: 201, body: { ...web, ...(json(r) as object), generation: 1 } }) }, async (server, flags) => {
     const r = await runCli(

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Backend, BackendPatch, BackendSpec, Instance, InstancePatchInput, InstanceSpecInput, Pool, PoolSpecInput } from '@shoal/model';
+import { WRITE_CONCERN_HEADER, type Backend, type BackendPatch, type BackendSpec, type Instance, type InstancePatchInput, type InstanceSpecInput, type Pool, type PoolSpecInput, type WriteConcern } from '@shoal/model';
 import { CLIENT_DEFAULTS } from './constants.js';
 import { apiErrorFromResponse, ShoalApiError } from './errors.js';
 import { FailoverTransport, type HttpMethod } from './transport.js';
@@ -32,6 +32,11 @@ export interface ShoalClientInit {
   readonly servername?: string;
   /** Concurrent sockets per endpoint. @default 64 */
   readonly maxSockets?: number;
+  /**
+   * Nodes that must hold a write before the server answers (Shoal-Write-Concern header on every
+   * write): `majority`, `all` or a count. @default the server's configured concern (majority)
+   */
+  readonly writeConcern?: WriteConcern | undefined;
 }
 
 /** Options every call takes. */
@@ -40,6 +45,21 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
   /** Sent as X-Request-Id; the server logs it and returns it in errors. @default a random UUID per call */
   readonly requestId?: string;
+  /** Write concern of this call (writes only); overrides the client's. */
+  readonly writeConcern?: WriteConcern;
+}
+
+/** One cluster member, as GET /v1/members shows it. */
+export interface Member {
+  readonly name: string;
+  readonly state: 'alive' | 'suspect' | 'dead' | 'left';
+  /** Gossip address, host:port. */
+  readonly address: string;
+  readonly incarnation: number;
+  readonly meta: Readonly<Record<string, string>>;
+  /** True for the node that answered. */
+  readonly self: boolean;
+  readonly sinceMs: number;
 }
 
 /** Options of writes that support optimistic concurrency. */
@@ -126,6 +146,8 @@ export interface ShoalClient {
   /** Readiness; a 503 answer is `{ ready: false }`, not an error. */
   readyz(options?: CallOptions): Promise<ReadyStatus>;
   status(options?: CallOptions): Promise<ShoalStatus>;
+  /** Cluster membership as the answering node sees it. */
+  members(options?: CallOptions): Promise<Member[]>;
 
   listInstances(options?: ListInstancesOptions): Promise<Instance[]>;
   getInstance(name: string, options?: CallOptions): Promise<Instance>;
@@ -170,6 +192,7 @@ function positiveInt(name: string, value: number): number {
 
 class HttpShoalClient implements ShoalClient {
   readonly #transport: FailoverTransport;
+  readonly #writeConcern: WriteConcern | undefined;
   readonly endpoints: readonly string[];
   readonly slb: SlbClient;
 
@@ -186,6 +209,7 @@ class HttpShoalClient implements ShoalClient {
       connectTimeoutMs: positiveInt('connectTimeoutMs', init.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs),
     });
     this.endpoints = this.#transport.endpoints;
+    this.#writeConcern = init.writeConcern;
     const body = <T>(method: HttpMethod, path: string, options?: RawRequestOptions): Promise<T> => this.#body<T>(method, path, options);
     this.slb = {
       createLoadBalancer: (lb, o) => body('POST', '/loadbalancer', { ...o, body: lb }),
@@ -211,6 +235,8 @@ class HttpShoalClient implements ShoalClient {
       if (!Number.isSafeInteger(options.ifGeneration) || options.ifGeneration < 0) throw new RangeError(`ifGeneration must be a non-negative integer, got ${options.ifGeneration}`);
       headers['if-match'] = `"${options.ifGeneration}"`;
     }
+    const concern = options.writeConcern ?? this.#writeConcern;
+    if (concern !== undefined && method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') headers[WRITE_CONCERN_HEADER] = String(concern);
     const res = await this.#transport.send({
       method,
       path: target,
@@ -266,6 +292,10 @@ class HttpShoalClient implements ShoalClient {
 
   status(o?: CallOptions): Promise<ShoalStatus> {
     return this.#body('GET', '/v1/status', o);
+  }
+
+  members(o?: CallOptions): Promise<Member[]> {
+    return this.#items('/v1/members', o);
   }
 
   listInstances(o: ListInstancesOptions = {}): Promise<Instance[]> {

@@ -13,6 +13,11 @@ export interface DesiredInputs {
   readonly health?: (instanceId: string, backendId: string) => BackendHealth;
   /** Whether this node serves the instance (VIP ownership, a later release); absent: all. */
   readonly serves?: (instance: Instance) => boolean;
+  /**
+   * Whether the instance lost a conflict left by concurrent writes (the store's
+   * instanceConflict): it gets no virtual service. Absent: none has.
+   */
+  readonly conflicted?: (instanceId: string) => boolean;
 }
 
 /**
@@ -31,6 +36,7 @@ export function desiredServices(inputs: DesiredInputs): VirtualService[] {
   const byKey = new Map<string, { service: VirtualService; createdAt: string }>();
   for (const instance of inputs.instances) {
     if (instance.state !== 'started') continue;
+    if (inputs.conflicted?.(instance.id) === true) continue;
     if (inputs.serves && !inputs.serves(instance)) continue;
     const family = ipFamilyOf(instance.vip);
     if (family === null) continue;
@@ -58,7 +64,8 @@ export function desiredServices(inputs: DesiredInputs): VirtualService[] {
         ...(instance.persistenceNetmask === undefined || instance.persistenceNetmask === (family === 4 ? 32 : 128) ? {} : { persistenceNetmask: instance.persistenceNetmask }),
         servers: [...servers.values()].sort(compareServers),
       };
-      // The store keeps VIP:port exclusive; should a merge ever break that, the oldest wins.
+      // The store marks the younger of two instances a merge left on one VIP:port as
+      // conflicted; should a caller not pass `conflicted`, the oldest still wins here.
       const key = serviceKey(service);
       const prev = byKey.get(key);
       if (!prev || instance.createdAt < prev.createdAt) byKey.set(key, { service, createdAt: instance.createdAt });

@@ -45,6 +45,17 @@ test('a stopped or not-served instance has nothing in the kernel', () => {
   assert.deepEqual(desiredServices({ instances: [instance('web')], serves: () => false }), []);
 });
 
+test('an instance in conflict gets no virtual service; the one that won the VIP and port does, even if younger', () => {
+  const older = instance('web', { backends: [{ id: 'o', ip: '10.1.0.7', weight: 1, enabled: true }] });
+  const younger = instance('web-new', { backends: [{ id: 'y', ip: '10.1.0.8', weight: 1, enabled: true }] });
+  const elsewhere = instance('api', { vip: '10.0.0.2' });
+  const conflicted = (id: string) => id === older.id;
+  const got = desiredServices({ instances: [older, younger, elsewhere], conflicted });
+  assert.deepEqual(got.map(serviceKey), ['tcp|10.0.0.1|80', 'tcp|10.0.0.2|80']);
+  assert.deepEqual(got[0]?.servers.map((r) => r.ip), ['10.1.0.8']);
+  assert.deepEqual(desiredServices({ instances: [elsewhere], conflicted: () => true }), []);
+});
+
 test('failing and disabled backends are quiesced at weight 0; no check means trust the weight', () => {
   const checked = instance('web', {
     healthCheck: { type: 'tcp', intervalMs: 1000, timeoutMs: 500, rise: 2, fall: 3 },

@@ -4,5 +4,7 @@ export * from './labels.js';
 export * from './instance.js';
 export * from './pool.js';
 export * from './invariants.js';
+export * from './conflicts.js';
 export * from './validation.js';
 export * from './roles.js';
+export * from './write-concern.js';

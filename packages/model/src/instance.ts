@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { canonicalIp, ipFamilyOf, parseIp } from './ip.js';
 import { LabelsSchema, type Labels } from './labels.js';
+import type { InstanceConflict } from './conflicts.js';
 
 export const PROTOCOLS = ['tcp', 'udp'] as const;
 /** Every scheduler IPVS ships (ip_vs_*.ko); the nftables driver maps them onto what it can do. */
@@ -279,6 +280,8 @@ export interface BackendStatus {
 export interface InstanceStatus {
   /** Per backend id. */
   readonly backends: Readonly<Record<string, BackendStatus>>;
+  /** Set when a merge of concurrent writes left an older instance with this name or VIP and port: not served. */
+  readonly conflict?: InstanceConflict;
 }
 
 export function defaultHealthCheckFor(ports: readonly PortSpec[]): HealthCheck {

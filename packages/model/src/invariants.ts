@@ -1,8 +1,8 @@
 /**
  * Invariants that span instances: a name is unique, and a VIP is exclusive unless every
  * instance on it carries the same sharing key and they use different ports (MetalLB's
- * allow-shared-ip). Pure, so the store checks writes with it and, later, every node resolves
- * merged concurrent writes with it the same way.
+ * allow-shared-ip). Pure, so the store checks writes with it and every node resolves merged
+ * concurrent writes with it the same way (conflicts.ts).
  */
 import type { FieldIssue } from './errors.js';
 import type { PortSpec } from './instance.js';

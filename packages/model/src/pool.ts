@@ -4,6 +4,7 @@
  * and the addresses in use, so every node allocating from the same state picks the same one.
  */
 import { z } from 'zod';
+import type { PoolConflict } from './conflicts.js';
 import { DnsLabelSchema } from './instance.js';
 import { formatIp, isBuggyIp, parseIp, parseRange, rangesOverlap, rangeContains, type IpFamily, type IpRange } from './ip.js';
 
@@ -41,6 +42,12 @@ export interface Pool extends PoolSpec {
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly generation: number;
+}
+
+/** Observed state the API adds to a pool; never stored, never accepted on writes. */
+export interface PoolStatus {
+  /** Set when a merge of concurrent writes left an older pool overlapping this one: it allocates nothing. */
+  readonly conflict?: PoolConflict;
 }
 
 /** The pool slb's API and instances without a pool draw from. */

@@ -5,7 +5,8 @@
 export const ROLES = ['admin', 'operator', 'viewer', 'node'] as const;
 export type Role = (typeof ROLES)[number];
 
-export type Permission = 'read' | 'write' | 'pool-write' | 'cluster';
+/** `replicate` (pushing raw state between replicas) belongs to peers alone: no person holds it. */
+export type Permission = 'read' | 'write' | 'pool-write' | 'cluster' | 'replicate';
 
 const PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   /** Everything, pools included. */
@@ -15,7 +16,7 @@ const PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   /** Read only. */
   viewer: ['read'],
   /** Peers: replication and cluster routes, and read. */
-  node: ['read', 'cluster'],
+  node: ['read', 'cluster', 'replicate'],
 };
 
 export function roleAllows(role: Role, permission: Permission): boolean {

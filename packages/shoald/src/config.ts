@@ -12,6 +12,12 @@ import { DnsLabelSchema, PoolSpecSchema, ROLES, ShoalError, zodIssuesToFieldIssu
 
 const PortSchema = z.int().min(0).max(65535);
 
+/** `host:port`, `[v6]:port`. */
+const HostPortSchema = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port (IPv6 as [addr]:port)');
+
+const WriteConcernSchema = z.union([z.enum(['majority', 'all']), z.int().min(1).max(1000)]);
+
+
 export const ShoaldConfigSchema = z.strictObject({
   node: z
     .strictObject({
@@ -70,6 +76,61 @@ export const ShoaldConfigSchema = z.strictObject({
       sysctls: z.boolean().default(true),
     })
     .default({ driver: 'auto', resyncIntervalMs: 10_000, nftablesTable: 'shoal', sysctls: true }),
+  /**
+   * Joining other shoald nodes into one cluster: SWIM gossip for membership (UDP and TCP on
+   * bind.port, every packet AES-256-GCM with the cluster key) and replication of the store to
+   * every live peer over the mutual-TLS API. Off: a single node, every write done once durable here.
+   */
+  cluster: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** Gossip listen address (UDP and TCP). Default 0.0.0.0:7946, memberlist's port. */
+      bind: z.strictObject({ host: z.string().min(1).default('0.0.0.0'), port: PortSchema.default(7946) }).default({ host: '0.0.0.0', port: 7946 }),
+      /** Gossip address peers should use. Default: bind.host, or the first non-loopback IPv4 address when bind.host is a wildcard. */
+      advertise: z.strictObject({ host: z.string().min(1).optional(), port: PortSchema.optional() }).optional(),
+      /** How peers reach this node's API for replication, host:port. Default: the advertised gossip host with api.port. */
+      apiAdvertise: HostPortSchema.optional(),
+      /** Gossip addresses (host:port) of nodes to join at start. Default none: the first node of a cluster. */
+      seeds: z.array(HostPortSchema).default([]),
+      /**
+       * File with the gossip keys, one base64 32-byte key per line, the first the primary (the one
+       * that encrypts); the others are still accepted, so keys rotate without downtime. Relative
+       * to the config file. `openssl rand -base64 32` makes one. One of keyFile or keys is required.
+       */
+      keyFile: z.string().min(1).optional(),
+      /** The keys inline (tests, demos); keyFile keeps them out of the config. */
+      keys: z.array(z.string().min(1)).min(1).optional(),
+      /** SWIM timing profile: lan (memberlist's LAN: 1 s probes) or local (loopback and tests: faster detection). Default lan. */
+      profile: z.enum(['lan', 'local']).default('lan'),
+      /** Overrides of single SWIM timers, in milliseconds; each documented in packages/swim. */
+      swim: z
+        .strictObject({
+          probeIntervalMs: z.int().min(10).max(60_000).optional(),
+          probeTimeoutMs: z.int().min(5).max(60_000).optional(),
+          gossipIntervalMs: z.int().min(5).max(60_000).optional(),
+          pushPullIntervalMs: z.int().min(0).max(3_600_000).optional(),
+          suspicionMult: z.int().min(1).max(100).optional(),
+        })
+        .optional(),
+      /**
+       * Default write concern: how many nodes hold a write before the API answers. Default
+       * majority: an acknowledged write survives the loss of any minority of nodes. A request
+       * may ask for another with the Shoal-Write-Concern header (or ?writeConcern=).
+       */
+      writeConcern: WriteConcernSchema.default('majority'),
+      /** A write that has not reached its concern after this fails with E_QUORUM. Default 5 s. */
+      writeTimeoutMs: z.int().min(100).max(600_000).default(5_000),
+      /** A random peer's state is compared (Yjs state vectors) this often, repairing anything a push missed. Default 5 s. */
+      antiEntropyIntervalMs: z.int().min(100).max(3_600_000).default(5_000),
+      /** Extra membership metadata (string values), shown in /v1/members. Default none. */
+      meta: z.record(z.string().regex(/^[a-z][a-zA-Z0-9_.-]{0,31}$/), z.string().max(128)).default({}),
+    })
+    .default(() => ({ enabled: false, bind: { host: '0.0.0.0', port: 7946 }, seeds: [], profile: 'lan' as const, writeConcern: 'majority' as const, writeTimeoutMs: 5_000, antiEntropyIntervalMs: 5_000, meta: {} }))
+    .superRefine((c, ctx) => {
+      if (c.enabled && c.keyFile === undefined && c.keys === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['keyFile'], message: 'a cluster needs its gossip key: set keyFile (or keys)' });
+      }
+    }),
   health: z
     .strictObject({
       /** Probe backends as their instances' health checks say. Default true: a dead backend must stop getting traffic. */
@@ -126,6 +187,7 @@ export function parseConfig(raw: unknown, baseDir: string): ShoaldConfig {
     node: { name: cfg.node.name ?? defaultNodeName() },
     dataDir: abs(cfg.dataDir),
     api: { ...cfg.api, tls: { cert: abs(cfg.api.tls.cert), key: abs(cfg.api.tls.key), ca: abs(cfg.api.tls.ca) } },
+    cluster: cfg.cluster.keyFile === undefined ? cfg.cluster : { ...cfg.cluster, keyFile: abs(cfg.cluster.keyFile) },
   };
 }
 

@@ -6,12 +6,13 @@
 import { readFileSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import { ShoalError, type Instance } from '@shoal/model';
-import { createApiApp, identityFromTlsSocket, listen, type RunningServer } from '@shoal/api';
+import { createApiApp, identityFromTlsSocket, listen, type ClusterSurface, type RunningServer } from '@shoal/api';
 import { openStore, type ClusterStore } from '@shoal/store';
 import { createReconciler, desiredServices, type Reconciler } from '@shoal/dataplane';
 import { createBackendHealthView } from './backend-health.js';
 import { selectDataplane } from './dataplane-select.js';
 import { enableForwardingSysctls } from './sysctls.js';
+import { startCluster, type RunningCluster } from './cluster.js';
 import { ConfigError, type ShoaldConfig } from './config.js';
 
 export const SHOALD_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -32,6 +33,7 @@ export interface RunningShoald {
   readonly store: ClusterStore;
   readonly api: RunningServer;
   readonly slbCompat: RunningServer | undefined;
+  readonly cluster: RunningCluster | undefined;
   readonly logger: Logger;
   /** Graceful stop: not ready, drain requests (up to shutdown.graceMs), close the store. */
   stop(reason?: string): Promise<void>;
@@ -60,6 +62,7 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
   const servers: RunningServer[] = [];
   const health = createBackendHealthView({ enabled: config.health.enabled, logger });
   let reconciler: Reconciler | undefined;
+  let cluster: RunningCluster | undefined;
   try {
     const choice = await selectDataplane(config, logger);
     log.info({ dataplane: choice.dataplane?.kind ?? 'none', reason: choice.reason }, 'data plane selected');
@@ -67,7 +70,8 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
       if (config.dataplane.sysctls) await enableForwardingSysctls(log);
       reconciler = createReconciler({
         dataplane: choice.dataplane,
-        desired: () => desiredServices({ instances: store.listInstances(), health: (i, b) => health.state(i, b) }),
+        // An instance a merge left in conflict is not served: its winner is.
+        desired: () => desiredServices({ instances: store.listInstances(), health: (i, b) => health.state(i, b), conflicted: (id) => store.instanceConflict(id) !== undefined }),
         logger,
         resyncIntervalMs: config.dataplane.resyncIntervalMs,
       });
@@ -99,6 +103,24 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
       }
     }
     const node = { name: config.node.name, version: SHOALD_VERSION, startedAt };
+    // The cluster starts once the API listens (peers replicate through it, and its bound port
+    // goes into membership); until then the API is not ready, so nothing reaches this.
+    const clusterSurface: ClusterSurface | undefined = config.cluster.enabled
+      ? {
+          members: () => mustCluster().surface.members(),
+          requiredNodes: (concern) => mustCluster().surface.requiredNodes(concern),
+          assertReachable: (required) => mustCluster().surface.assertReachable(required),
+          awaitReplicated: (required) => mustCluster().surface.awaitReplicated(required),
+          receivePush: (body, from) => mustCluster().surface.receivePush(body, from),
+          answerSync: (body, from) => mustCluster().surface.answerSync(body, from),
+          maxReplicationBodyBytes: 256 * 1024 * 1024,
+        }
+      : undefined;
+    const mustCluster = (): RunningCluster => {
+      if (!cluster) throw new ShoalError('E_UNAVAILABLE', 'cluster membership is starting');
+      return cluster;
+    };
+    const statusSections = (): Record<string, unknown> => ({ dataplane: dataplaneStatus(), ...(cluster ? { cluster: cluster.status() } : {}) });
     const app = createApiApp(
       {
         store,
@@ -108,7 +130,8 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
         isReady: () => ready,
         // Without health checks there is nothing observed to add (and lists stay cheap).
         ...(config.health.enabled ? { instanceStatus: (inst: Instance) => health.instanceStatus(inst) } : {}),
-        statusSections: () => ({ dataplane: dataplaneStatus() }),
+        statusSections,
+        ...(clusterSurface ? { cluster: clusterSurface } : {}),
       },
       { maxBodyBytes: config.api.maxBodyBytes },
     );
@@ -120,7 +143,7 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
     if (config.slbCompat.enabled) {
       const role = config.slbCompat.role;
       const slbApp = createApiApp(
-        { store, logger: logger.child({ listener: 'slb-compat' }), node, identify: () => ({ name: 'slb-compat', role }), isReady: () => ready, statusSections: () => ({ dataplane: dataplaneStatus() }) },
+        { store, logger: logger.child({ listener: 'slb-compat' }), node, identify: () => ({ name: 'slb-compat', role }), isReady: () => ready, statusSections, ...(clusterSurface ? { cluster: clusterSurface } : {}) },
         { maxBodyBytes: config.api.maxBodyBytes },
       );
       slbCompat = await listen(slbApp, { host: config.slbCompat.host, port: config.slbCompat.port }).catch((err: unknown) => {
@@ -128,6 +151,7 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
       });
       servers.push(slbCompat);
     }
+    if (config.cluster.enabled) cluster = await startCluster({ config, store, logger, version: SHOALD_VERSION, tls, apiPort: api.address.port });
     ready = true;
     log.info(
       {
@@ -145,6 +169,8 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
       (stopping ??= (async () => {
         ready = false;
         log.info({ reason }, 'shoald stopping');
+        // Tell the cluster first: peers stop pushing to us and count us out of majorities.
+        await cluster?.leave();
         const drained = Promise.all(servers.map((s) => s.close()));
         const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), config.shutdown.graceMs).unref());
         if ((await Promise.race([drained, timer])) === 'timeout') {
@@ -153,13 +179,15 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
         }
         // The kernel keeps its state: traffic flows on while shoald restarts (VIP hand-over on
         // a graceful leave comes with the ownership release).
+        await cluster?.stop();
         await reconciler?.stop();
         await health.close();
         await store.close();
         log.info('shoald stopped');
       })());
-    return { config, store, api, slbCompat, logger, stop };
+    return { config, store, api, slbCompat, cluster, logger, stop };
   } catch (err) {
+    await cluster?.stop();
     await Promise.all(servers.map((s) => s.close()));
     await reconciler?.stop();
     await health.close();

@@ -11,10 +11,16 @@
  *   backends:  Y.Map<`${instanceId}/${backendId}`, Backend>
  *   deleted:   Y.Map<instanceId, deletedAt>            tombstones: delete wins
  *   pools:     Y.Map<name, Pool>
+ *   poolDeletions: Y.Map<name, deletedAt>      so a pool delete, like every write, adds a struct
  * Delete wins over a concurrent edit: in a plain Y.Map a concurrent set would resurrect a
  * deleted key, so deletes are also recorded in `deleted`, which nothing else writes, and an
  * id found there is gone for good (ids are UUIDs, never reused). A backend whose instance is gone (deleted on one node while another added the backend) is
  * an orphan: never materialised, and removed by the next delete of that instance id.
+ *
+ * Concurrent writes on two nodes can each pass this node's checks and merge into a state with
+ * two instances of one name, two on one VIP and port, or overlapping pools. Nothing is dropped:
+ * resolveInstanceConflicts and resolvePoolConflicts (model) mark every loser the same way on
+ * every node, and instanceConflict / poolConflict answer from a cache rebuilt when needed.
  *
  * Reads come from a materialised cache rebuilt per instance from Yjs events, so they are
  * plain objects and cost nothing to serve; indexes by name and VIP make the invariant checks
@@ -33,6 +39,8 @@ import {
   ValidationError,
   allocateFromPool,
   backendKey,
+  compareOldest,
+  compareOldestPool,
   crossFieldIssues,
   defaultHealthCheckFor,
   firstVipClash,
@@ -40,16 +48,20 @@ import {
   matchesLabels,
   poolContains,
   poolsOverlap,
+  resolveInstanceConflicts,
+  resolvePoolConflicts,
   type Backend,
   type BackendPatch,
   type DesiredState,
   type FieldIssue,
   type HealthCheck,
   type Instance,
+  type InstanceConflict,
   type InstancePatch,
   type InstanceSpec,
   type LabelRequirement,
   type Pool,
+  type PoolConflict,
   type PoolSpec,
 } from '@shoal/model';
 import { openDurableLog, type DurableLog, type DurableLogStats, type RecoveredState } from './durable-log.js';
@@ -92,6 +104,14 @@ export interface ClusterStore {
   /** By name, or by id (slb's uuid). */
   getInstance(ref: string): Instance | undefined;
   getInstanceById(id: string): Instance | undefined;
+  /**
+   * Why the instance is not served, when merging concurrent writes left an older instance with
+   * its name or its VIP and port (resolveInstanceConflicts: the oldest wins, on every node
+   * alike); undefined when it is served.
+   */
+  instanceConflict(id: string): InstanceConflict | undefined;
+  /** Every conflicted instance, by id. */
+  listConflicts(): ReadonlyMap<string, InstanceConflict>;
   createInstance(spec: InstanceSpec, opts?: WriteOptions): Promise<Instance>;
   replaceInstance(ref: string, spec: InstanceSpec, opts?: WriteOptions): Promise<Instance>;
   patchInstance(ref: string, patch: InstancePatch, opts?: WriteOptions): Promise<Instance>;
@@ -103,6 +123,8 @@ export interface ClusterStore {
 
   listPools(): Pool[];
   getPool(name: string): Pool | undefined;
+  /** Why the pool allocates nothing: merging concurrent writes left an older pool overlapping it. */
+  poolConflict(name: string): PoolConflict | undefined;
   createPool(spec: PoolSpec): Promise<Pool>;
   replacePool(name: string, spec: PoolSpec, opts?: WriteOptions): Promise<Pool>;
   deletePool(name: string, opts?: WriteOptions): Promise<Pool>;
@@ -114,6 +136,12 @@ export interface ClusterStore {
   applyRemoteUpdate(update: Uint8Array, origin: unknown): Promise<void>;
   /** Every update to the document (local or remote) with its origin; returns an unsubscribe. */
   onUpdate(listener: UpdateListener): () => void;
+  /**
+   * This replica's Yjs client id and the clock of its last local write. Every local write adds
+   * at least one struct, so a peer whose state vector has `clock` for `clientId` holds every
+   * write made here so far: replication acknowledges writes with state vectors alone.
+   */
+  localClock(): { readonly clientId: number; readonly clock: number };
 
   stats(): StoreStats;
   /** Writes a snapshot now and starts a fresh log. */
@@ -173,10 +201,6 @@ function dropUndefined<T extends object>(o: T): WithoutUndefined<T> {
   return out as WithoutUndefined<T>;
 }
 
-function compareOldest(a: Instance, b: Instance): number {
-  return a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-}
-
 function addToIndex(index: Map<string, Set<string>>, key: string, id: string): void {
   let set = index.get(key);
   if (!set) index.set(key, (set = new Set()));
@@ -188,6 +212,21 @@ function removeFromIndex(index: Map<string, Set<string>>, key: string, id: strin
   if (!set) return;
   set.delete(id);
   if (set.size === 0) index.delete(key);
+}
+
+/** Whether two versions of an instance could resolve differently (see resolveInstanceConflicts). */
+function conflictFieldsDiffer(a: Instance, b: Instance): boolean {
+  return (
+    a.name !== b.name ||
+    a.vip !== b.vip ||
+    a.sharingKey !== b.sharingKey ||
+    a.createdAt !== b.createdAt ||
+    a.ports.length !== b.ports.length ||
+    a.ports.some((p, i) => {
+      const q = b.ports[i];
+      return q === undefined || p.port !== q.port || p.protocol !== q.protocol;
+    })
+  );
 }
 
 /** The spec fields of an instance record (resolved: vip always set). */
@@ -206,10 +245,23 @@ class YjsClusterStore implements ClusterStore {
   /** instanceId -> ids of its backends present in `backends`. */
   private readonly backendIds = new Map<string, Set<string>>();
   private readonly pools = this.doc.getMap<Json>('pools');
+  /**
+   * A Y.Map delete adds no struct, only a delete-set entry, which state vectors do not show;
+   * recording the delete here keeps "every local write advances the local clock" true, which
+   * replication relies on to acknowledge writes (see localClock).
+   */
+  private readonly poolDeletions = this.doc.getMap<unknown>('poolDeletions');
   private readonly cache = new Map<string, Instance>();
   private readonly byName = new Map<string, Set<string>>();
   private readonly byVip = new Map<string, Set<string>>();
+  /** Instance id -> its conflict; exact once the dirty names and VIPs are resolved again. */
+  private readonly conflictById = new Map<string, InstanceConflict>();
+  /** Names and VIPs whose instances changed since their conflicts were last resolved. */
+  private readonly dirtyNames = new Set<string>();
+  private readonly dirtyVips = new Set<string>();
   private readonly poolCache = new Map<string, Pool>();
+  /** resolvePoolConflicts over every pool; null when a pool changed. */
+  private poolConflicts: Map<string, PoolConflict> | null = null;
   private readonly listeners = new Set<UpdateListener>();
   private readonly log: DurableLog;
   private readonly logger: Logger | undefined;
@@ -293,28 +345,138 @@ class YjsClusterStore implements ClusterStore {
   private refreshInstance(id: string): void {
     const prev = this.cache.get(id);
     if (prev) {
-      removeFromIndex(this.byName, prev.name, id);
-      removeFromIndex(this.byVip, prev.vip, id);
+      this.unindex(prev);
       this.cache.delete(id);
     }
+    const inst = this.readCurrent(id);
+    if (inst) {
+      this.cache.set(id, inst);
+      this.index(inst);
+    }
+    // Conflicts are resolved again only around the names and VIPs an instance left or took; a
+    // backend or state change (most writes) leaves them be. Every such change marks both, even
+    // for an instance alone: whether it was alone depends on the order a remote transaction's
+    // changes are applied in here, and its walk costs one lookup.
+    if (prev === undefined || inst === null || conflictFieldsDiffer(prev, inst)) {
+      for (const i of [prev, inst]) {
+        if (!i) continue;
+        this.dirtyNames.add(i.name);
+        this.dirtyVips.add(i.vip);
+      }
+    }
+  }
+
+  private readCurrent(id: string): Instance | null {
     const record = this.instances.get(id);
-    if (record === undefined || this.deleted.has(id)) return;
+    if (record === undefined || this.deleted.has(id)) return null;
     const backends: unknown[] = [];
     for (const backendId of this.backendIds.get(id) ?? []) backends.push(this.backends.get(backendKeyOf(id, backendId)));
     const inst = readInstance(id, record, backends);
-    if (!inst) {
-      this.logger?.warn({ id }, 'instance record is malformed; ignored');
-      return;
-    }
-    this.cache.set(id, inst);
-    addToIndex(this.byName, inst.name, id);
-    addToIndex(this.byVip, inst.vip, id);
+    if (!inst) this.logger?.warn({ id }, 'instance record is malformed; ignored');
+    return inst;
+  }
+
+  private index(inst: Instance): void {
+    addToIndex(this.byName, inst.name, inst.id);
+    addToIndex(this.byVip, inst.vip, inst.id);
+  }
+
+  private unindex(inst: Instance): void {
+    removeFromIndex(this.byName, inst.name, inst.id);
+    removeFromIndex(this.byVip, inst.vip, inst.id);
+  }
+
+  /**
+   * Whether another instance has this one's name or VIP (call while it is indexed). Only
+   * these can be in conflict or put another in conflict: resolveInstanceConflicts compares
+   * two instances only when they share a name or a VIP (vipClash is null across VIPs), so an
+   * instance whose name and VIP are its own is served whatever else exists and blocks no one.
+   */
+  private isConflictCandidate(inst: Instance): boolean {
+    return (this.byName.get(inst.name)?.size ?? 0) >= 2 || (this.byVip.get(inst.vip)?.size ?? 0) >= 2;
   }
 
   private refreshPool(name: string): void {
     const raw = this.pools.get(name);
     if (raw && typeof raw === 'object' && Array.isArray(raw['ranges'])) this.poolCache.set(name, raw as unknown as Pool);
     else this.poolCache.delete(name);
+    this.poolConflicts = null;
+  }
+
+  /**
+   * Brings conflictById up to date, lazily: on the first read after writes, not per write.
+   *
+   * resolveInstanceConflicts compares two instances only when they share a name or a VIP, so
+   * its answer for one instance depends only on the instances linked to it through shared
+   * names and VIPs (its component), and resolving each component on its own gives the answer
+   * resolving all instances at once would. An instance with a name and VIP of its own (the
+   * whole cluster, when nothing conflicts and no VIP is shared) is a component of one: never
+   * in conflict, never looked at. A write marks the names and VIPs it touched, before and
+   * after, as dirty; only the components holding them are resolved again. With 10,000
+   * instances and VIPs shared in groups of four, a create costs a component of four, not a
+   * sort of 10,000; a component that lost a member is reached from the member's old name or
+   * VIP, since each of its parts held one of them.
+   */
+  private conflicts(): Map<string, InstanceConflict> {
+    if (this.dirtyNames.size === 0 && this.dirtyVips.size === 0) return this.conflictById;
+    const names = [...this.dirtyNames];
+    const vips = [...this.dirtyVips];
+    this.dirtyNames.clear();
+    this.dirtyVips.clear();
+    const seenNames = new Set<string>();
+    const seenVips = new Set<string>();
+    for (const start of [...names.map((n) => ({ name: n })), ...vips.map((v) => ({ vip: v }))]) {
+      if ('name' in start ? seenNames.has(start.name) : seenVips.has(start.vip)) continue;
+      const component = this.componentOf(start, seenNames, seenVips);
+      for (const inst of component) this.conflictById.delete(inst.id);
+      if (component.length < 2) continue;
+      for (const [id, conflict] of resolveInstanceConflicts(component)) this.conflictById.set(id, conflict);
+    }
+    // A deleted instance is in no component: drop its entry (conflicts are few).
+    for (const id of this.conflictById.keys()) if (!this.cache.has(id)) this.conflictById.delete(id);
+    return this.conflictById;
+  }
+
+  /** The instances linked to `start` through shared names and VIPs; marks what it walked as seen. */
+  private componentOf(start: { name: string } | { vip: string }, seenNames: Set<string>, seenVips: Set<string>): Instance[] {
+    const out: Instance[] = [];
+    const nameQueue: string[] = [];
+    const vipQueue: string[] = [];
+    if ('name' in start) {
+      seenNames.add(start.name);
+      nameQueue.push(start.name);
+    } else {
+      seenVips.add(start.vip);
+      vipQueue.push(start.vip);
+    }
+    const seenIds = new Set<string>();
+    const visit = (id: string): void => {
+      const inst = this.cache.get(id);
+      if (!inst || seenIds.has(id)) return;
+      seenIds.add(id);
+      out.push(inst);
+      if (!seenNames.has(inst.name)) {
+        seenNames.add(inst.name);
+        nameQueue.push(inst.name);
+      }
+      if (!seenVips.has(inst.vip)) {
+        seenVips.add(inst.vip);
+        vipQueue.push(inst.vip);
+      }
+    };
+    while (nameQueue.length > 0 || vipQueue.length > 0) {
+      const name = nameQueue.pop();
+      if (name !== undefined) for (const id of this.byName.get(name) ?? []) visit(id);
+      const vip = vipQueue.pop();
+      if (vip !== undefined) for (const id of this.byVip.get(vip) ?? []) visit(id);
+    }
+    return out;
+  }
+
+  /** Pools are few (tens), so they are all resolved, pairwise. */
+  private poolConflictMap(): Map<string, PoolConflict> {
+    this.poolConflicts ??= resolvePoolConflicts(this.poolCache.values());
+    return this.poolConflicts;
   }
 
   // ---- reads -----------------------------------------------------------------------
@@ -332,11 +494,19 @@ class YjsClusterStore implements ClusterStore {
     const ids = this.byName.get(ref);
     if (ids && ids.size > 0) {
       // Two instances can share a name only after a concurrent write on two nodes merges;
-      // the oldest is the one every node answers with.
+      // every node answers with the one served (the oldest, unless an older instance on its
+      // VIP made it lose), else with the oldest.
+      const conflicts = ids.size > 1 ? this.conflicts() : null;
       let best: Instance | undefined;
+      let bestServed = false;
       for (const id of ids) {
         const c = this.cache.get(id);
-        if (c && (!best || compareOldest(c, best) < 0)) best = c;
+        if (!c) continue;
+        const served = conflicts?.has(id) !== true;
+        if (!best || (served && !bestServed) || (served === bestServed && compareOldest(c, best) < 0)) {
+          best = c;
+          bestServed = served;
+        }
       }
       if (best) return best;
     }
@@ -345,6 +515,22 @@ class YjsClusterStore implements ClusterStore {
 
   getInstanceById(id: string): Instance | undefined {
     return this.cache.get(id);
+  }
+
+  instanceConflict(id: string): InstanceConflict | undefined {
+    const inst = this.cache.get(id);
+    // Not a candidate: no conflict, and no need to look at the others.
+    if (!inst || !this.isConflictCandidate(inst)) return undefined;
+    return this.conflicts().get(id);
+  }
+
+  listConflicts(): ReadonlyMap<string, InstanceConflict> {
+    // A copy: the live map changes under the caller with the next write. Conflicts are rare.
+    return new Map(this.conflicts());
+  }
+
+  poolConflict(name: string): PoolConflict | undefined {
+    return this.poolConflictMap().get(name);
   }
 
   listPools(): Pool[] {
@@ -482,7 +668,7 @@ class YjsClusterStore implements ClusterStore {
   async replacePool(name: string, spec: PoolSpec, opts?: WriteOptions): Promise<Pool> {
     const existing = this.requirePool(name, opts);
     if (spec.name !== name) throw new ValidationError([{ path: 'name', message: `must match the pool being replaced ("${name}")` }]);
-    this.checkPoolOverlap(spec);
+    this.checkPoolOverlap(spec, existing);
     const stranded = this.listInstances().filter((i) => i.pool === name && !poolContains(spec, i.vip));
     if (stranded.length > 0) {
       throw new ConflictError(`pool "${name}" would no longer contain the VIPs of ${stranded.map((i) => `"${i.name}" (${i.vip})`).join(', ')}`, [
@@ -500,7 +686,10 @@ class YjsClusterStore implements ClusterStore {
     if (users.length > 0) {
       throw new ConflictError(`pool "${name}" is used by ${users.length} instance(s): ${users.slice(0, 5).map((i) => i.name).join(', ')}`);
     }
-    await this.commit(() => this.pools.delete(name));
+    await this.commit(() => {
+      this.pools.delete(name);
+      this.poolDeletions.set(name, this.now().toISOString());
+    });
     return existing;
   }
 
@@ -525,6 +714,10 @@ class YjsClusterStore implements ClusterStore {
     const pending = this.lastAppend as Promise<void> | null;
     if (pending) await pending;
     this.maybeCompact();
+  }
+
+  localClock(): { readonly clientId: number; readonly clock: number } {
+    return { clientId: this.doc.clientID, clock: Y.getState(this.doc.store, this.doc.clientID) };
   }
 
   onUpdate(listener: UpdateListener): () => void {
@@ -666,6 +859,8 @@ class YjsClusterStore implements ClusterStore {
   private resolveVip(spec: InstanceSpec, existing: Instance | null): { vip: string; pool: string | undefined } {
     const pool = spec.pool === undefined ? undefined : this.poolCache.get(spec.pool);
     if (spec.pool !== undefined && !pool) throw new ValidationError([{ path: 'pool', message: `no pool named "${spec.pool}"` }]);
+    // An instance already in a pool that lost a conflict may still be edited; none may join it.
+    if (pool && pool.name !== existing?.pool) this.refuseConflictedPool(pool);
     if (spec.vip !== undefined) {
       if (pool && !poolContains(pool, spec.vip)) throw new ValidationError([{ path: 'vip', message: `${spec.vip} is not in pool "${pool.name}"` }]);
       return { vip: spec.vip, pool: spec.pool };
@@ -678,6 +873,8 @@ class YjsClusterStore implements ClusterStore {
     if (!from) {
       throw new ValidationError([{ path: 'vip', message: `is required: there is no pool to allocate from (create a pool named "${DEFAULT_POOL_NAME}" or pass "pool")` }]);
     }
+    // Its addresses are the winner's too: allocating from both would hand one address out twice.
+    this.refuseConflictedPool(from);
     if (spec.sharingKey !== undefined) {
       // MetalLB's allow-shared-ip: join a VIP that instances with the same key already hold.
       for (const other of this.cache.values()) {
@@ -694,9 +891,14 @@ class YjsClusterStore implements ClusterStore {
     return { vip, pool: from.name };
   }
 
-  /** The pool named "default", else the first auto-assigning pool by name. */
+  /** The pool named "default", else the first auto-assigning pool by name that is not in conflict. */
   private defaultPool(): Pool | undefined {
-    return this.poolCache.get(DEFAULT_POOL_NAME) ?? this.listPools().find((p) => p.autoAssign);
+    return this.poolCache.get(DEFAULT_POOL_NAME) ?? this.listPools().find((p) => p.autoAssign && this.poolConflict(p.name) === undefined);
+  }
+
+  private refuseConflictedPool(pool: Pool): void {
+    const conflict = this.poolConflict(pool.name);
+    if (conflict) throw new ConflictError(`pool "${pool.name}" takes no new instances: ${conflict.message}`, [{ path: 'pool', message: conflict.message }]);
   }
 
   private onVip(vip: string): Instance[] {
@@ -720,15 +922,22 @@ class YjsClusterStore implements ClusterStore {
       // A single-backend write reports against its own body, not the instance's backend list.
       throw new ValidationError(issuePrefix === 'backends' ? issues.map((i) => ({ path: i.path.replace(/^backends\.\d+\.?/, ''), message: i.message })) : issues);
     }
-    const clash = firstVipClash({ id: selfId ?? '', name: spec.name, vip: spec.vip, sharingKey: spec.sharingKey, ports: spec.ports }, this.onVip(spec.vip));
+    // Every instance on the VIP may block this write, conflicted or not, except younger ones in
+    // conflict: they hold nothing and would lose to this one anyway, and letting them block
+    // would freeze the winner of a merge until the loser is fixed. An older one in conflict
+    // still blocks: once fixed it would win, and this write would have set up the next conflict.
+    const self = selfId === null ? undefined : this.cache.get(selfId);
+    const others = this.onVip(spec.vip).filter((o) => !(self && compareOldest(self, o) < 0 && this.instanceConflict(o.id)));
+    const clash = firstVipClash({ id: selfId ?? '', name: spec.name, vip: spec.vip, sharingKey: spec.sharingKey, ports: spec.ports }, others);
     if (clash) throw new ConflictError(clash.message, [clash]);
   }
 
-  private checkPoolOverlap(spec: PoolSpec): void {
+  /** `self`: the pool being replaced; a younger pool that lost to it does not block its edits. */
+  private checkPoolOverlap(spec: PoolSpec, self?: Pool): void {
     for (const other of this.poolCache.values()) {
-      if (other.name !== spec.name && poolsOverlap(spec, other)) {
-        throw new ConflictError(`pool "${spec.name}" overlaps pool "${other.name}"`, [{ path: 'ranges', message: `overlaps pool "${other.name}"` }]);
-      }
+      if (other.name === spec.name || !poolsOverlap(spec, other)) continue;
+      if (self && compareOldestPool(self, other) < 0 && this.poolConflict(other.name)) continue;
+      throw new ConflictError(`pool "${spec.name}" overlaps pool "${other.name}"`, [{ path: 'ranges', message: `overlaps pool "${other.name}"` }]);
     }
   }
 }

@@ -13,8 +13,11 @@ import {
 } from '@shoal/model';
 import type { ApiEnv, ApiContext, RouteContext } from '../app.js';
 import { ifMatchGeneration, readJsonBody, setEtag } from '../request.js';
+import { withInstanceConflict } from '../views.js';
 
-export function registerInstanceRoutes(app: Hono<ApiEnv>, { store, maxBodyBytes, allow, view }: RouteContext): void {
+export function registerInstanceRoutes(app: Hono<ApiEnv>, { store, maxBodyBytes, allow, view: observed }: RouteContext): void {
+  // An instance a merge left in conflict says so in every answer that shows it.
+  const view = withInstanceConflict(store, observed);
   const instanceJson = (c: ApiContext, inst: Instance, status: 200 | 201 = 200): Response => {
     setEtag(c, inst.generation);
     return c.json(view(inst), status);

@@ -3,18 +3,19 @@ import type { Hono } from 'hono';
 import { NotFoundError, PoolSpecSchema, parseOrThrow, withoutServerOwnedFields } from '@shoal/model';
 import type { ApiEnv, RouteContext } from '../app.js';
 import { ifMatchGeneration, readJsonBody, setEtag } from '../request.js';
+import { poolView } from '../views.js';
 
 export function registerPoolRoutes(app: Hono<ApiEnv>, { store, maxBodyBytes, allow }: RouteContext): void {
   const read = allow('read');
   const write = allow('pool-write');
 
-  app.get('/v1/pools', read, (c) => c.json({ items: store.listPools() }));
+  app.get('/v1/pools', read, (c) => c.json({ items: store.listPools().map((p) => poolView(store, p)) }));
 
   app.get('/v1/pools/:name', read, (c) => {
     const pool = store.getPool(c.req.param('name'));
     if (!pool) throw new NotFoundError(`pool "${c.req.param('name')}"`);
     setEtag(c, pool.generation);
-    return c.json(pool);
+    return c.json(poolView(store, pool));
   });
 
   app.post('/v1/pools', write, async (c) => {
@@ -22,14 +23,14 @@ export function registerPoolRoutes(app: Hono<ApiEnv>, { store, maxBodyBytes, all
     const pool = await store.createPool(spec);
     setEtag(c, pool.generation);
     c.header('Location', `/v1/pools/${encodeURIComponent(pool.name)}`);
-    return c.json(pool, 201);
+    return c.json(poolView(store, pool), 201);
   });
 
   app.put('/v1/pools/:name', write, async (c) => {
     const spec = parseOrThrow(PoolSpecSchema, withoutServerOwnedFields(await readJsonBody(c, maxBodyBytes)));
     const pool = await store.replacePool(c.req.param('name'), spec, { ifGeneration: ifMatchGeneration(c) });
     setEtag(c, pool.generation);
-    return c.json(pool);
+    return c.json(poolView(store, pool));
   });
 
   app.delete('/v1/pools/:name', write, async (c) => {

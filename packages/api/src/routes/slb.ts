@@ -8,7 +8,7 @@
  */
 import type { Hono } from 'hono';
 import { z } from 'zod';
-import { IpAddressSchema, NotFoundError, PortNumberSchema, parseOrThrow, type Backend, type Instance } from '@shoal/model';
+import { IpAddressSchema, NotFoundError, PortNumberSchema, parseOrThrow, type Backend, type Instance, type InstanceConflict } from '@shoal/model';
 import type { ClusterStore } from '@shoal/store';
 import type { ApiEnv, RouteContext } from '../app.js';
 import { readJsonBody } from '../request.js';
@@ -44,6 +44,8 @@ export interface SlbLoadBalancer {
   eip: string;
   port: number;
   backends: SlbBackend[];
+  /** Not slb's: present only when a merge of concurrent writes left this one not served. */
+  status?: { conflict: InstanceConflict };
 }
 
 function slbType(b: Backend, inst: Instance): string {
@@ -96,6 +98,11 @@ function mustGetById(store: ClusterStore, uuid: string): Instance {
 export function registerSlbRoutes(app: Hono<ApiEnv>, { store, maxBodyBytes, allow }: RouteContext): void {
   const read = allow('read');
   const write = allow('write');
+  // slb has no such field; a client that does not know it ignores it, one that does learns why.
+  const shown = (inst: Instance): SlbLoadBalancer => {
+    const conflict = store.instanceConflict(inst.id);
+    return conflict ? { ...slbView(inst), status: { conflict } } : slbView(inst);
+  };
 
   app.post('/loadbalancer', write, async (c) => {
     const body = parseOrThrow(SlbLoadBalancerSchema, await readJsonBody(c, maxBodyBytes));
@@ -112,12 +119,12 @@ export function registerSlbRoutes(app: Hono<ApiEnv>, { store, maxBodyBytes, allo
       labels: { 'shoal.io/api': 'slb' },
     });
     c.header('Location', `/loadbalancer/${inst.id}`);
-    return c.json(slbView(inst), 201);
+    return c.json(shown(inst), 201);
   });
 
-  app.get('/loadbalancers', read, (c) => c.json(store.listInstances().map(slbView)));
+  app.get('/loadbalancers', read, (c) => c.json(store.listInstances().map(shown)));
 
-  app.get('/loadbalancer/:uuid', read, (c) => c.json(slbView(mustGetById(store, c.req.param('uuid')))));
+  app.get('/loadbalancer/:uuid', read, (c) => c.json(shown(mustGetById(store, c.req.param('uuid')))));
 
   app.delete('/loadbalancer/:uuid', write, async (c) => {
     const inst = mustGetById(store, c.req.param('uuid'));

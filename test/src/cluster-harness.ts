@@ -1,0 +1,138 @@
+/**
+ * Clusters of real shoald processes on loopback: node certificates per node (the replication
+ * link checks that the certificate names the member it dialled), gossip and API ports picked
+ * free, node1 the seed of the others. Stopped by PID in the caller's finally.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { createShoalClient, type ShoalClient } from '@shoal/client';
+import { CERTS_SCRIPT, freePort, startShoaldProcess, type Pki, type ShoaldProcess } from './harness.js';
+
+const execFileAsync = promisify(execFile);
+
+/** Two fixed test keys (32 bytes, base64): the cluster key and a foreign one. */
+export const GOSSIP_KEY = Buffer.alloc(32, 7).toString('base64');
+export const OTHER_GOSSIP_KEY = Buffer.alloc(32, 9).toString('base64');
+
+export interface ClusterNode {
+  readonly name: string;
+  readonly apiPort: number;
+  readonly gossipPort: number;
+  readonly dataDir: string;
+  process: ShoaldProcess;
+  /** An admin client of this node only (no failover: tests ask one node on purpose). */
+  readonly client: ShoalClient;
+}
+
+export interface ClusterOptions {
+  readonly pki: Pki;
+  readonly root: string;
+  readonly size: number;
+  /** Merged into each node's `cluster` config section. */
+  readonly cluster?: Record<string, unknown>;
+  readonly namePrefix?: string;
+}
+
+export async function issueNodeCert(pki: Pki, name: string): Promise<void> {
+  if (existsSync(join(pki.dir, `${name}.crt`))) return;
+  await execFileAsync('bash', [CERTS_SCRIPT, 'node', '--dir', pki.dir, '--name', name]);
+}
+
+export async function adminClient(pki: Pki, url: string): Promise<ShoalClient> {
+  const { cert, key, ca } = await pki.pem('admin');
+  return createShoalClient({ endpoints: [url], cert, key, ca, timeoutMs: 15_000 });
+}
+
+/** Config of one member; `seed` is node1's gossip address. */
+function nodeConfig(pki: Pki, node: { name: string; gossipPort: number; apiPort: number }, seed: string | undefined, extra: Record<string, unknown>): Record<string, unknown> {
+  return {
+    api: { host: '127.0.0.1', port: node.apiPort, tls: { cert: join(pki.dir, `${node.name}.crt`), key: join(pki.dir, `${node.name}.key`), ca: join(pki.dir, 'ca.crt') } },
+    cluster: {
+      enabled: true,
+      bind: { host: '127.0.0.1', port: node.gossipPort },
+      seeds: seed === undefined ? [] : [seed],
+      keys: [GOSSIP_KEY],
+      profile: 'local',
+      antiEntropyIntervalMs: 1000,
+      ...extra,
+    },
+  };
+}
+
+export async function startClusterNode(opts: ClusterOptions, node: { name: string; apiPort: number; gossipPort: number; dataDir: string }, seed: string | undefined): Promise<ShoaldProcess> {
+  return startShoaldProcess({
+    pki: opts.pki,
+    root: opts.root,
+    name: node.name,
+    port: node.apiPort,
+    dataDir: node.dataDir,
+    config: nodeConfig(opts.pki, node, seed, opts.cluster ?? {}),
+  });
+}
+
+/** Starts `size` nodes; node1 first, the others seeded with it, all at once. */
+export async function startLoopbackCluster(opts: ClusterOptions): Promise<ClusterNode[]> {
+  const prefix = opts.namePrefix ?? 'node';
+  const specs = [];
+  for (let i = 1; i <= opts.size; i++) {
+    const name = `${prefix}${i}`;
+    await issueNodeCert(opts.pki, name);
+    specs.push({ name, apiPort: await freePort(), gossipPort: await freePort(), dataDir: join(opts.root, `data-${name}`) });
+  }
+  const nodes: ClusterNode[] = [];
+  const first = specs[0];
+  if (!first) return nodes;
+  const seed = `127.0.0.1:${first.gossipPort}`;
+  try {
+    const processes = [await startClusterNode(opts, first, undefined)];
+    processes.push(...(await Promise.all(specs.slice(1).map((s) => startClusterNode(opts, s, seed)))));
+    for (const [i, s] of specs.entries()) {
+      nodes.push({ ...s, process: processes[i] as ShoaldProcess, client: await adminClient(opts.pki, `https://127.0.0.1:${s.apiPort}`) });
+    }
+  } catch (err) {
+    await stopCluster(nodes);
+    throw err;
+  }
+  return nodes;
+}
+
+export async function stopCluster(nodes: readonly ClusterNode[]): Promise<void> {
+  await Promise.all(
+    nodes.map(async (n) => {
+      n.client.close();
+      await n.process.stop('SIGKILL');
+    }),
+  );
+}
+
+export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | false | undefined | null>): Promise<T> {
+  const start = Date.now();
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== false && v !== undefined && v !== null) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Member name -> state as `node` sees it. */
+export async function memberStates(node: ClusterNode): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const m of await node.client.members()) out[m.name] = m.state;
+  return out;
+}
+
+export async function allAlive(nodes: readonly ClusterNode[], expected: readonly string[]): Promise<boolean> {
+  for (const n of nodes) {
+    const states = await memberStates(n);
+    if (!expected.every((name) => states[name] === 'alive')) return false;
+  }
+  return true;
+}
