@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createShoalClient, type ShoalClient } from '@shoal/client';
@@ -32,6 +33,8 @@ export interface ClusterOptions {
   readonly size: number;
   /** Merged into each node's `cluster` config section. */
   readonly cluster?: Record<string, unknown>;
+  /** Give each node a key file (GOSSIP_KEY) instead of inline keys, for rotation by SIGHUP. */
+  readonly keyFiles?: boolean;
   readonly namePrefix?: string;
 }
 
@@ -61,14 +64,25 @@ function nodeConfig(pki: Pki, node: { name: string; gossipPort: number; apiPort:
   };
 }
 
+/** The key file of one node (used when ClusterOptions.keyFiles is set). */
+export function keyFileOf(root: string, name: string): string {
+  return join(root, `gossip-${name}.keys`);
+}
+
 export async function startClusterNode(opts: ClusterOptions, node: { name: string; apiPort: number; gossipPort: number; dataDir: string }, seed: string | undefined): Promise<ShoaldProcess> {
+  let extra = opts.cluster ?? {};
+  if (opts.keyFiles === true) {
+    const file = keyFileOf(opts.root, node.name);
+    if (!existsSync(file)) await writeFile(file, `${GOSSIP_KEY}\n`);
+    extra = { ...extra, keys: undefined, keyFile: file };
+  }
   return startShoaldProcess({
     pki: opts.pki,
     root: opts.root,
     name: node.name,
     port: node.apiPort,
     dataDir: node.dataDir,
-    config: nodeConfig(opts.pki, node, seed, opts.cluster ?? {}),
+    config: nodeConfig(opts.pki, node, seed, extra),
   });
 }
 

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
+import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -13,7 +14,7 @@ import { ShoalApiError } from '@shoal/client';
 import type { Instance, InstanceStatus } from '@shoal/model';
 import { Keyring, createSwim, createUdpTcpTransport, swimConfig } from '@shoal/swim';
 import { makePki, shoalctl, tempDir } from './harness.js';
-import { OTHER_GOSSIP_KEY, allAlive, memberStates, startClusterNode, startLoopbackCluster, stopCluster, until, type ClusterNode } from './cluster-harness.js';
+import { GOSSIP_KEY, OTHER_GOSSIP_KEY, allAlive, keyFileOf, memberStates, startClusterNode, startLoopbackCluster, stopCluster, until, type ClusterNode } from './cluster-harness.js';
 
 type Viewed = Instance & { status?: InstanceStatus };
 
@@ -161,6 +162,51 @@ test('five shoald nodes: a majority write needs three live nodes and is refused 
     const refused = await n1.client.createInstance(spec('two-of-five', '192.0.2.25') as never).catch((e: unknown) => e);
     assert.ok(refused instanceof ShoalApiError && refused.code === 'E_QUORUM', String(refused));
     await assert.rejects(n1.client.getInstance('two-of-five'), (e: unknown) => e instanceof ShoalApiError && e.status === 404);
+  } finally {
+    await stopCluster(nodes);
+    await tmp.remove();
+  }
+});
+
+test('gossip keys rotate by SIGHUP without anyone being suspected, and the old key is then refused', async () => {
+  const tmp = await tempDir('cluster-keys');
+  let nodes: ClusterNode[] = [];
+  try {
+    const pki = await makePki(tmp.path);
+    nodes = await startLoopbackCluster({ pki, root: tmp.path, size: 3, keyFiles: true });
+    const names = nodes.map((n) => n.name);
+    await until('three members alive', 20_000, () => allAlive(nodes, names));
+    const incarnations = async (): Promise<number> => {
+      let sum = 0;
+      for (const n of nodes) for (const m of await n.client.members()) sum += m.incarnation;
+      return sum;
+    };
+    const NEW_KEY = Buffer.alloc(32, 11).toString('base64');
+    let round = 0;
+    const step = async (keys: string[]): Promise<void> => {
+      round++;
+      for (const n of nodes) {
+        await writeFile(keyFileOf(tmp.path, n.name), keys.join('\n') + '\n');
+        n.process.child.kill('SIGHUP');
+      }
+      await until(`keys reloaded everywhere (round ${round})`, 5_000, () => Promise.resolve(nodes.every((n) => n.process.logs().split('gossip keys reloaded').length - 1 >= round)));
+      await new Promise((r) => setTimeout(r, 2_500));
+      assert.ok(await allAlive(nodes, names), `members stay alive after ${keys.length} key(s)`);
+    };
+    const before = await incarnations();
+    await step([GOSSIP_KEY, NEW_KEY]); // new key accepted everywhere
+    await step([NEW_KEY, GOSSIP_KEY]); // new key encrypts everywhere
+    await step([NEW_KEY]); // old key dropped
+    // Nobody had to refute a suspicion on the way (a refutation raises an incarnation); an
+    // update of metadata also does, so allow the digest gossip of an idle cluster: none here.
+    const after = await incarnations();
+    assert.ok(after - before <= 3, `incarnations rose by ${after - before}`);
+    for (const n of nodes) assert.equal((n.process.logs().match(/"member suspect"/g) ?? []).length, 0, `${n.name} suspected someone during rotation`);
+    const oldKeyNode = await createUdpTcpTransport({ bindAddress: '127.0.0.1', bindPort: 0 });
+    const intruder = createSwim({ name: 'old-key', config: swimConfig('local'), keyring: Keyring.fromBase64(GOSSIP_KEY), logger: pino({ level: 'silent' }), transport: oldKeyNode });
+    await assert.rejects(intruder.join([`127.0.0.1:${(nodes[0] as ClusterNode).gossipPort}`]));
+    await intruder.shutdown();
+    await (nodes[0] as ClusterNode).client.createInstance(spec('after-rotation', '192.0.2.123') as never, { writeConcern: 'all' });
   } finally {
     await stopCluster(nodes);
     await tmp.remove();

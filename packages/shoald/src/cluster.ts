@@ -42,6 +42,11 @@ export interface RunningCluster {
   readonly swim: Swim;
   readonly replicator: Replicator;
   status(): ClusterStatus;
+  /**
+   * Re-reads the gossip keys (SIGHUP): new keys are accepted at once, the first becomes the one
+   * that encrypts, keys no longer listed stop being accepted. Returns how many keys are on the ring.
+   */
+  reloadKeys(): number;
   /** Graceful: tell the others we leave, then stop. */
   leave(): Promise<void>;
   stop(): Promise<void>;
@@ -275,6 +280,16 @@ export async function startCluster(init: ClusterInit): Promise<RunningCluster> {
       const counts = { alive: 0, suspect: 0, dead: 0, left: 0 };
       for (const m of swim.members()) counts[m.state]++;
       return { self: config.node.name, members: counts, clusterSize: clusterSize(), gossip: swim.stats(), replication: replicator.status() };
+    },
+    reloadKeys(): number {
+      const fresh = readGossipKeys(cc).keys();
+      const [primary] = fresh;
+      if (primary === undefined) return keyring.keys().length;
+      for (const k of fresh) keyring.addKey(k);
+      keyring.useKey(primary);
+      for (const old of keyring.keys()) if (!fresh.some((k) => Buffer.from(k).equals(Buffer.from(old)))) keyring.removeKey(old);
+      log.info({ keys: keyring.keys().length }, 'gossip keys reloaded');
+      return keyring.keys().length;
     },
     async leave(): Promise<void> {
       try {

@@ -17,7 +17,8 @@ const USAGE = `usage: shoald [--config FILE] [--check-config | --cleanup] [--ver
   -h, --help          this text
 
 Exit codes: 0 clean stop; 1 runtime failure; 2 bad arguments; 78 bad configuration (EX_CONFIG).
-Signals: SIGTERM / SIGINT stop gracefully (drain requests, flush the store).`;
+Signals: SIGTERM / SIGINT stop gracefully (leave the cluster, drain requests, flush the store);
+SIGHUP re-reads the cluster's gossip key file (key rotation).`;
 
 const EX_CONFIG = 78;
 
@@ -97,6 +98,14 @@ export async function runFromArgv(argv: string[]): Promise<void> {
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  process.on('SIGHUP', () => {
+    try {
+      running.cluster?.reloadKeys();
+    } catch (err) {
+      // A bad key file keeps the keys in use: gossip must not stop over a typo.
+      running.logger.error({ err }, 'cannot reload gossip keys; keeping the current ones');
+    }
+  });
 }
 
 function reportStartupError(err: unknown): void {
