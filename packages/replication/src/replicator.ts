@@ -121,6 +121,8 @@ export interface Replicator {
 
 interface PeerState {
   peer: ReplicaPeer;
+  /** Liveness as of the last membershipChanged(), to tell a peer that came back from one that stayed. */
+  wasLive: boolean;
   /** The peer's state vector as last acknowledged. */
   acked: Map<number, number>;
   pending: Uint8Array[];
@@ -266,14 +268,21 @@ class MeshReplicator implements Replicator {
 
   membershipChanged(): void {
     if (this.stopped) return;
-    const before = new Set([...this.peers.values()].filter((p) => this.isLive(p.peer.name)).map((p) => p.peer.name));
     this.refreshPeers();
     for (const p of this.peers.values()) {
       const live = this.isLive(p.peer.name);
-      if (live && !before.has(p.peer.name)) {
-        // New or back: it may have missed anything, and may hold writes we lack.
+      const cameBack = live && !p.wasLive;
+      p.wasLive = live;
+      if (cameBack) {
+        // New or back: it may have missed anything, and may hold writes we lack. A retry
+        // backed off while it was away would only delay that.
         p.needsSync = true;
         p.retryDelayMs = this.config.retryMinMs;
+        if (p.retryTimer) {
+          clearTimeout(p.retryTimer);
+          p.retryTimer = null;
+          p.activity = 'idle';
+        }
         this.kick(p);
       } else if (!live) {
         // Away: queueing for it only costs memory; a sync catches it up when it returns.
@@ -358,6 +367,7 @@ class MeshReplicator implements Replicator {
       if (!known) {
         this.peers.set(peer.name, {
           peer,
+          wasLive: false,
           acked: new Map(),
           pending: [],
           pendingBytes: 0,

@@ -175,7 +175,8 @@ describe('replication', () => {
   });
 
   it('a node that was away catches up when it returns, and its own writes reach the others', async () => {
-    const c = (current = await cluster(['a', 'b', 'c']));
+    // Anti-entropy far away: the return itself must trigger the exchanges.
+    const c = (current = await cluster(['a', 'b', 'c'], { antiEntropyIntervalMs: 600_000, retryMaxMs: 60_000 }));
     const cNode = c.nodes[2] as Node;
     c.alive.delete('c');
     c.net.partition(['c'], ['a', 'b']);
@@ -188,6 +189,9 @@ describe('replication', () => {
     await until('convergence after return', () => converged(c));
     assert.ok(cNode.store.getInstance('while-away'));
     assert.ok(c.nodes[0]?.store.getInstance('from-c'));
+    // a itself brought c up to date (c's acknowledgement of a's writes is what shows it).
+    const a = c.nodes[0] as Node;
+    await until("c acknowledges a's writes", () => a.replicator.status().peers.find((p) => p.name === 'c')?.ackedLocalClock === a.replicator.status().localClock);
   });
 
   it('under 30% message loss a seeded run of random writes converges once loss stops', async () => {
