@@ -59,7 +59,10 @@ class MemoryStream implements Stream {
   #dataListener: ((chunk: Uint8Array) => void) | undefined;
   #closeListener: (() => void) | undefined;
   #pending: Uint8Array[] = [];
+  /** No more writes or deliveries (set at once by end/destroy). */
   #closed = false;
+  /** The close listener has run (after the close reached this side). */
+  #notified = false;
 
   constructor(owner: MemoryTransport, remote: Endpoint, net: Network) {
     this.#owner = owner;
@@ -111,8 +114,6 @@ class MemoryStream implements Stream {
     if (this.#dataListener === undefined) this.#pending.push(chunk);
     else this.#dataListener(chunk);
   }
-
-  #notified = false;
 
   closeLocal(): void {
     this.#closed = true;

@@ -4,6 +4,7 @@
  * replay, sender. Every refusal is counted by reason and logged at debug; nothing throws.
  */
 import type { Logger } from 'pino';
+import type { Clock } from './clock.js';
 import { encodePacketBody } from './codec.js';
 import type { SwimConfig } from './config.js';
 import { ReplayGuard, encodeFrame, newBootId, open, seal, type Keyring, type SealKind } from './security.js';
@@ -27,6 +28,7 @@ export interface WireComponents {
   keyring: Keyring;
   transport: Transport;
   logger: Logger;
+  clock: Clock;
   counters: WireCounters;
 }
 
@@ -43,7 +45,7 @@ export class Wire {
 
   constructor(c: WireComponents) {
     this.#c = c;
-    this.#replay = new ReplayGuard(c.config.replayWindow);
+    this.#replay = new ReplayGuard({ windowSize: c.config.replayWindow, now: () => c.clock.now() });
   }
 
   #seal(kind: SealKind, body: Uint8Array): Uint8Array {

@@ -216,7 +216,24 @@ export function newBootId(): bigint {
 
 // ---------------------------------------------------------------- replay
 
-interface SenderWindow { bootId: bigint; top: number; bits: Uint32Array }
+interface SenderWindow { bootId: bigint; top: number; bits: Uint32Array; lastHeardMs: number }
+
+export interface ReplayGuardInit {
+  /** Sequence numbers tracked behind the newest; a multiple of 32. @default 1024 */
+  windowSize?: number;
+  /** Senders remembered; the least recently heard is forgotten first. @default 4096 */
+  maxSenders?: number;
+  /**
+   * An older boot id is accepted once the sender's newest boot has been silent this long. Boot
+   * ids come from the wall clock, so a member restarted after its clock stepped back would
+   * otherwise be refused for as long as its peers run; a replay of a long-silent sender's old
+   * messages can only carry old incarnations, which the membership rules ignore.
+   * @default 60000
+   */
+  forgetAfterMs?: number;
+  /** @default performance.now */
+  now?: () => number;
+}
 
 /**
  * Per sender: the newest boot id and a sliding window of seen sequence numbers. Bounded in
@@ -225,12 +242,17 @@ interface SenderWindow { bootId: bigint; top: number; bits: Uint32Array }
 export class ReplayGuard {
   readonly #window: number;
   readonly #maxSenders: number;
+  readonly #forgetAfterMs: number;
+  readonly #now: () => number;
   readonly #senders = new Map<string, SenderWindow>();
 
-  constructor(windowSize = 1024, maxSenders = 4096) {
+  constructor(init: ReplayGuardInit = {}) {
+    const windowSize = init.windowSize ?? 1024;
     if (windowSize <= 0 || windowSize % 32 !== 0) throw new RangeError('replay window must be a positive multiple of 32');
     this.#window = windowSize;
-    this.#maxSenders = maxSenders;
+    this.#maxSenders = init.maxSenders ?? 4096;
+    this.#forgetAfterMs = init.forgetAfterMs ?? 60_000;
+    this.#now = init.now ?? (() => performance.now());
   }
 
   #bit(w: SenderWindow, seq: number): boolean {
@@ -245,7 +267,7 @@ export class ReplayGuard {
   }
 
   #fresh(sender: string, bootId: bigint, seq: number): true {
-    const w: SenderWindow = { bootId, top: seq, bits: new Uint32Array(this.#window / 32) };
+    const w: SenderWindow = { bootId, top: seq, bits: new Uint32Array(this.#window / 32), lastHeardMs: this.#now() };
     this.#set(w, seq, true);
     this.#remember(sender, w);
     return true;
@@ -264,7 +286,11 @@ export class ReplayGuard {
   accept(sender: string, bootId: bigint, seq: number): boolean {
     const w = this.#senders.get(sender);
     if (w === undefined || bootId > w.bootId) return this.#fresh(sender, bootId, seq);
-    if (bootId < w.bootId) return false;
+    if (bootId < w.bootId) {
+      if (this.#now() - w.lastHeardMs > this.#forgetAfterMs) return this.#fresh(sender, bootId, seq);
+      return false;
+    }
+    w.lastHeardMs = this.#now();
     if (seq > w.top) {
       const gap = seq - w.top;
       if (gap >= this.#window) w.bits.fill(0);

@@ -134,7 +134,7 @@ class SwimNode implements Swim {
     this.#timers = new TimerSet(this.#clock, (err) => {
       this.#log.error({ err }, 'swim: timer callback failed');
     });
-    this.#wire = new Wire({ name: init.name, config: this.#config, keyring: init.keyring, transport: init.transport, logger: this.#log, counters: this.#wireCounters });
+    this.#wire = new Wire({ name: init.name, config: this.#config, keyring: init.keyring, transport: init.transport, logger: this.#log, clock: this.#clock, counters: this.#wireCounters });
     this.#membership = new Membership({
       name: init.name, address, port, meta, config: this.#config, clock: this.#clock, timers: this.#timers,
       random: init.random ?? Math.random, logger: this.#log, counters: this.#protocolCounters,
@@ -313,20 +313,21 @@ class SwimNode implements Swim {
     if (this.#membership.hasLeft) return Promise.resolve();
     return new Promise((resolve) => {
       let done = false;
-      const finish = (how: string) => {
+      let cancelTimeout = (): void => undefined;
+      const finish = (how: 'broadcast' | 'alone' | 'timeout' | 'shutdown') => {
         if (done) return;
         done = true;
-        cancel();
-        this.#leaveWaiters.delete(waiter);
-        this.#log.info({ how }, 'swim: left');
+        cancelTimeout();
+        this.#leaveWaiters.delete(onShutdown);
+        if (how === 'timeout') this.#log.warn({ timeoutMs }, 'swim: left, but the leave broadcast had not finished in time');
+        else this.#log.info({ how }, 'swim: left');
         resolve();
       };
-      const waiter = () => {
+      const onShutdown = () => {
         finish('shutdown');
       };
-      this.#leaveWaiters.add(waiter);
-      const cancel = this.#timers.after(timeoutMs, () => {
-        this.#log.warn({ timeoutMs }, 'swim: leave broadcast not finished in time');
+      this.#leaveWaiters.add(onShutdown);
+      cancelTimeout = this.#timers.after(timeoutMs, () => {
         finish('timeout');
       });
       const othersToTell = this.#membership.anyAliveOthers();

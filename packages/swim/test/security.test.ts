@@ -103,7 +103,7 @@ test('keys must be 32 bytes of base64; generateKey makes such a key', () => {
 });
 
 test('the replay window accepts each sequence number once, tolerates reordering, and refuses what slid out', () => {
-  const guard = new ReplayGuard(64);
+  const guard = new ReplayGuard({ windowSize: 64 });
   const boot = 10n;
   assert.ok(guard.accept('a', boot, 100));
   assert.ok(!guard.accept('a', boot, 100), 'exact replay');
@@ -119,12 +119,23 @@ test('the replay window accepts each sequence number once, tolerates reordering,
   assert.ok(guard.accept('b', boot, 100));
 });
 
-test('a newer boot resets the window; an older boot is a replay', () => {
-  const guard = new ReplayGuard(64);
+test('a newer boot resets the window; an older boot is a replay while the newer one is heard from', () => {
+  let now = 0;
+  const guard = new ReplayGuard({ windowSize: 64, forgetAfterMs: 60_000, now: () => now });
   assert.ok(guard.accept('a', 10n, 500));
   assert.ok(guard.accept('a', 11n, 1), 'restarted: sequence starts over');
   assert.ok(!guard.accept('a', 10n, 501), 'the previous boot is over');
   assert.ok(!guard.accept('a', 11n, 1));
+  now = 50_000;
+  assert.ok(guard.accept('a', 11n, 2));
+  now = 100_000;
+  assert.ok(!guard.accept('a', 9n, 1), 'boot 11 was heard 50 s ago');
+  assert.ok(!guard.accept('a', 9n, 2), 'refused packets do not count as hearing from the sender...');
+  now = 110_001;
+  // ...so a member restarted after its clock stepped back gets in once its previous boot has been silent 60 s.
+  assert.ok(guard.accept('a', 9n, 3));
+  assert.ok(!guard.accept('a', 9n, 3));
+  assert.ok(guard.accept('a', 11n, 3), 'and a newer boot still wins');
 });
 
 test('boot ids increase strictly within a process', () => {
@@ -137,7 +148,7 @@ test('boot ids increase strictly within a process', () => {
 });
 
 test('the replay guard remembers a bounded number of senders', () => {
-  const guard = new ReplayGuard(32, 3);
+  const guard = new ReplayGuard({ windowSize: 32, maxSenders: 3 });
   for (const s of ['a', 'b', 'c', 'd']) assert.ok(guard.accept(s, 1n, 5));
   assert.ok(guard.accept('a', 1n, 5), 'the least recently heard sender was forgotten');
   assert.ok(!guard.accept('d', 1n, 5));

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createMemoryNetwork, createSwim, Keyring, SwimError, swimConfig, type Member, type SwimInit } from '../src/index.js';
 import { encodeMessage, encodeCompound, freezeMeta, type Message } from '../src/codec.js';
 import { seededRandom, randomInt } from '../src/random.js';
+import { parseSeed, pushPullScale } from '../src/swim.js';
 import { newBootId, seal } from '../src/security.js';
 import { Cluster, ManualClock, TEST_KEY, testLogger } from './fakes.js';
 
@@ -150,4 +151,20 @@ test('a key-holding peer sending thousands of well-sealed but bogus messages can
   const settled = await c.clock.advanceUntil(() => real.every((a) => real.every((b) => a.swim.member(b.name)?.state === 'alive')), 60_000, 100);
   assert.ok(settled, JSON.stringify(real.map((a) => a.swim.members().map((m) => `${m.name}:${m.state}`))));
   await c.shutdown();
+});
+
+test('seeds are host:port or [v6]:port', () => {
+  assert.deepEqual(parseSeed('10.0.0.1:7946'), { address: '10.0.0.1', port: 7946 });
+  assert.deepEqual(parseSeed('[2001:db8::1]:7946'), { address: '2001:db8::1', port: 7946 });
+  assert.deepEqual(parseSeed('node-a.internal:1'), { address: 'node-a.internal', port: 1 });
+  for (const bad of ['10.0.0.1', '2001:db8::1:7946', ':7946', '10.0.0.1:0', '10.0.0.1:65536', '[::1]', '']) {
+    assert.throws(() => parseSeed(bad), swimError('E_CONFIG'), bad);
+  }
+});
+
+test('push-pull slows down as the cluster doubles past 32 members', () => {
+  // memberlist util_test TestPushPullScale.
+  for (let n = 0; n <= 32; n++) assert.equal(pushPullScale(1000, n), 1000);
+  for (let n = 33; n <= 64; n++) assert.equal(pushPullScale(1000, n), 2000);
+  for (let n = 65; n <= 128; n++) assert.equal(pushPullScale(1000, n), 3000);
 });
