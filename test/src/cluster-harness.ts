@@ -99,14 +99,21 @@ export async function startLoopbackCluster(opts: ClusterOptions): Promise<Cluste
   const first = specs[0];
   if (!first) return nodes;
   const seed = `127.0.0.1:${first.gossipPort}`;
+  const started: ShoaldProcess[] = [];
   try {
-    const processes = [await startClusterNode(opts, first, undefined)];
-    processes.push(...(await Promise.all(specs.slice(1).map((s) => startClusterNode(opts, s, seed)))));
+    started.push(await startClusterNode(opts, first, undefined));
+    // All at once; every one that started is stopped if any fails, or its pipes would keep
+    // the test process alive.
+    const rest = await Promise.allSettled(specs.slice(1).map((s) => startClusterNode(opts, s, seed)));
+    for (const r of rest) if (r.status === 'fulfilled') started.push(r.value);
+    const failed = rest.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
     for (const [i, s] of specs.entries()) {
-      nodes.push({ ...s, process: processes[i] as ShoaldProcess, client: await adminClient(opts.pki, `https://127.0.0.1:${s.apiPort}`) });
+      nodes.push({ ...s, process: started[i] as ShoaldProcess, client: await adminClient(opts.pki, `https://127.0.0.1:${s.apiPort}`) });
     }
   } catch (err) {
-    await stopCluster(nodes);
+    for (const n of nodes) n.client.close();
+    await Promise.all(started.map((p) => p.stop('SIGKILL')));
     throw err;
   }
   return nodes;

@@ -121,7 +121,11 @@ export async function startShoaldProcess(opts: ShoaldOptions): Promise<ShoaldPro
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`shoald did not become ready in 15 s:\n${out}`)), 15_000);
+    const timer = setTimeout(() => {
+      // Not left running: its pipes would keep the test process alive.
+      child.kill('SIGKILL');
+      reject(new Error(`shoald did not become ready in 15 s:\n${out}`));
+    }, 15_000);
     const check = (): void => {
       if (out.includes('"shoald ready"')) {
         clearTimeout(timer);
