@@ -61,3 +61,19 @@ test('the systemd unit runs shoald with the recommended V8 flags and checks its 
   assert.match(unit, /ExecStartPre=.*--check-config/);
   assert.match(unit, /RestartPreventExitStatus=78/);
 });
+
+test('a cluster config names its bad fields: no key, a seed that is not host:port, a bad write concern', () => {
+  try {
+    parseConfig({ api: { tls }, cluster: { enabled: true, seeds: ['10.0.0.1', '10.0.0.2:7946'], writeConcern: 'most' } }, '/');
+    assert.fail('expected ConfigError');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    const paths = (err.issues ?? []).map((i) => i.path).sort();
+    assert.deepEqual(paths, ['cluster.seeds.0', 'cluster.writeConcern']);
+  }
+  assert.throws(() => parseConfig({ api: { tls }, cluster: { enabled: true } }, '/'), (e: unknown) => e instanceof ConfigError && (e.issues ?? []).some((i) => i.path === 'cluster.keyFile'));
+  const ok = parseConfig({ api: { tls }, cluster: { enabled: true, keyFile: 'gossip.keys', seeds: ['[fd00::1]:7946', 'lb2.example:7946'], writeConcern: 2 } }, '/etc/shoal');
+  assert.equal(ok.cluster.keyFile, '/etc/shoal/gossip.keys');
+  assert.equal(ok.cluster.writeConcern, 2);
+  assert.equal(ok.cluster.profile, 'lan');
+});
