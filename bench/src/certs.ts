@@ -44,3 +44,17 @@ export async function waitForCertsScript(timeoutMs: number, onWait: (msg: string
     }
   }
 }
+
+/**
+ * A node certificate for `name` (loopback SANs) in the bench CA, made by the same script: each
+ * member of a cluster presents its own, since replication checks the name of the peer it dialled.
+ * `bootstrap` already made node1's; existing ones are kept.
+ */
+export async function issueNodeCert(dir: string, name: string): Promise<void> {
+  try {
+    await access(join(dir, `${name}.crt`));
+    return;
+  } catch {
+    await run('bash', [CERTS_SCRIPT, 'node', '--dir', dir, '--name', name], { timeout: 60_000 });
+  }
+}

@@ -7,3 +7,5 @@ export const CERTS_SCRIPT: string = fileURLToPath(new URL('../../certs/shoal-cer
 export const RESULTS_FILE: string = fileURLToPath(new URL('../results/latest.json', import.meta.url));
 /** The compiled store loader that store-bench runs in a fresh process. */
 export const STORE_LOAD_CHILD: string = fileURLToPath(new URL('./store-load-child.js', import.meta.url));
+/** The compiled SWIM member that swim-bench runs, one per process. */
+export const SWIM_NODE: string = fileURLToPath(new URL('./swim-node.js', import.meta.url));

@@ -4,16 +4,18 @@
  */
 import { availableParallelism } from 'node:os';
 import type { ApiBenchResult, ApiOp, ApiPhaseResult } from './api-bench.js';
+import { CLUSTER_P99_TARGET_MS, type ClusterBenchResult } from './cluster-bench.js';
 import { RECIPE_INCREMENTAL_MS, type DataplaneBenchResult, type ProgrammingRound } from './dataplane-bench.js';
 import type { RssBenchResult } from './rss-bench.js';
 import type { StoreBenchResult, StoreLoadFigures } from './store-bench.js';
+import type { Distribution, SwimBenchResult } from './swim-bench.js';
 
 export interface TargetRow {
   readonly figure: string;
   readonly measured: number;
   readonly unit: string;
-  /** "at least" or "below" the target value; null: a figure the issue sets no target for (reported, not judged). */
-  readonly comparison: '>=' | '<' | null;
+  /** "at least", "below" or "at most" the target value; null: a figure the issue sets no target for (reported, not judged). */
+  readonly comparison: '>=' | '<' | '<=' | null;
   readonly target: number | null;
   readonly pass: boolean | null;
   readonly note: string;
@@ -27,6 +29,10 @@ function atLeast(figure: string, measured: number, target: number, unit: string,
 
 function below(figure: string, measured: number, target: number, unit: string, note: string): TargetRow {
   return { figure, measured, unit, comparison: '<', target, pass: measured < target, note };
+}
+
+function atMost(figure: string, measured: number, target: number, unit: string, note: string): TargetRow {
+  return { figure, measured, unit, comparison: '<=', target, pass: measured <= target, note };
 }
 
 function info(figure: string, measured: number, unit: string, note: string): TargetRow {
@@ -69,6 +75,33 @@ export function targetRows(
   if (tp) {
     rows.push(atLeast('nftables: VIP/direct req/s, 1 backend', tp.vipToDirect * 100, 90, '%', `medians ${int(tp.vip1)} / ${int(tp.direct)} req/s`));
     rows.push(info('nftables: VIP -> 4 backends rr', tp.vip4, 'req/s', `${fixed(tp.vip4 / tp.direct, 2)} x direct to 1 backend`));
+  }
+  return rows;
+}
+
+/** Write-to-all convergence, judged against "p99 < 50 ms on loopback" per cluster size. */
+export function clusterRows(cluster: ClusterBenchResult | undefined): TargetRow[] {
+  return (cluster?.sizes ?? []).map((r) =>
+    below(`cluster: write to all ${r.nodes} nodes, p99`, r.all.p99Ms, CLUSTER_P99_TARGET_MS, 'ms', `p50 ${fixed(r.all.p50Ms, 1)} ms; all/1 p50 ${fixed(r.all.p50Ms / r.one.p50Ms, 2)}, p99 ${fixed(r.all.p99Ms / r.one.p99Ms, 2)}`),
+  );
+}
+
+export function swimRows(swim: SwimBenchResult | undefined): TargetRow[] {
+  if (swim === undefined) return [];
+  const rows: TargetRow[] = [];
+  for (const d of swim.detection) {
+    const e = d.expected;
+    const missing = d.trials.reduce((sum, t) => sum + t.missingDead.length, 0);
+    rows.push(info(`swim ${swim.profile} n=${d.nodes}: SIGKILL -> first suspect, p50`, d.firstSuspect.p50Ms, 'ms', `p99 ${int(d.firstSuspect.p99Ms)} ms; SWIM expects ${int(e.detectExactMs)} ms (e/(e-1)T ${int(e.detectAsymptoticMs)} ms)`));
+    rows.push(info(`swim ${swim.profile} n=${d.nodes}: SIGKILL -> dead everywhere, p50`, d.lastDead.p50Ms, 'ms', `p99 ${int(d.lastDead.p99Ms)} ms; bound ${int(e.deadLowMs)}-${int(e.deadHighMs)} ms${missing > 0 ? `; ${missing} declarations MISSING` : ''}`));
+  }
+  if (swim.stall) {
+    const st = swim.stall;
+    rows.push(atMost(`swim ${swim.profile} n=${st.nodes}: false dead, ${st.rounds.length} stalls of ${int(st.stallMs)} ms`, st.falseDeads, 0, 'events', `${st.suspects} suspect events (refuted)`));
+  }
+  if (swim.idle) {
+    const id = swim.idle;
+    rows.push(info(`swim ${swim.profile} n=${id.nodes}: idle gossip sent per node`, id.sentMeanBps, 'B/s', `max ${int(id.sentMaxBps)} B/s; received mean ${int(id.receivedMeanBps)} B/s`));
   }
   return rows;
 }
@@ -197,5 +230,93 @@ export function formatDataplane(dp: DataplaneBenchResult): string {
     lines.push(`Through the VIP vs direct: skipped (${dp.throughputSkipped})`);
   }
   lines.push(`  ${dp.ipvs}`);
+  return lines.join('\n');
+}
+
+export function formatCluster(c: ClusterBenchResult): string {
+  const rows = c.sizes.map((r) => [
+    String(r.nodes),
+    int(r.formMs),
+    fixed(r.all.p50Ms, 2),
+    fixed(r.all.p99Ms, 2),
+    fixed(r.all.maxMs, 1),
+    fixed(r.one.p50Ms, 2),
+    fixed(r.one.p99Ms, 2),
+    fixed(r.majority.p50Ms, 2),
+    fixed(r.majority.p99Ms, 2),
+    fixed(r.all.p50Ms / r.one.p50Ms, 2),
+    fixed(r.all.p99Ms / r.one.p99Ms, 2),
+    r.all.p99Ms < CLUSTER_P99_TARGET_MS ? 'OK' : 'MISS',
+  ]);
+  const first = c.sizes[0];
+  return [
+    `Cluster write-to-all-nodes convergence: real shoald processes on loopback (SWIM ${c.profile} profile, replication over mTLS), sequential creates round-robin over the nodes`,
+    `  per size: ${first ? `${first.all.writes} with write concern all, ${first.one.writes} with 1, ${first.majority.writes} with majority` : '-'}, after ${c.warmupWrites} unmeasured all-writes; latency is the client's, over mTLS keep-alive, on this machine's shared cores`,
+    `  target: write-to-all p99 < ${CLUSTER_P99_TARGET_MS} ms on loopback`,
+    table(
+      ['nodes', 'formed ms', 'all p50', 'all p99', 'all max', '1 p50', '1 p99', 'maj p50', 'maj p99', 'all/1 p50', 'all/1 p99', 'p99 < 50 ms'],
+      rows,
+      new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
+    ),
+  ].join('\n');
+}
+
+const dist = (label: string, d: Distribution, expected: string): string[] => [label, String(d.count), int(d.p50Ms), int(d.p99Ms), int(d.maxMs), int(d.meanMs), expected];
+
+export function formatSwim(s: SwimBenchResult): string {
+  const c = s.config;
+  const profileNote = s.profile === 'lan' ? "memberlist's DefaultLANConfig" : "memberlist's DefaultLocalConfig, chosen to keep the section short: lan timers take longer";
+  const lines: string[] = [
+    `SWIM, ${s.profile} profile (${profileNote}), one member per process on loopback, ${int(s.elapsedS)} s in all`,
+    `  T = probe interval ${c.probeIntervalMs} ms, probe timeout ${c.probeTimeoutMs} ms, indirect checks ${c.indirectChecks}, suspicion mult ${c.suspicionMult} (max x${c.suspicionMaxTimeoutMult}), gossip every ${c.gossipIntervalMs} ms to ${c.gossipNodes}, push-pull every ${int(c.pushPullIntervalMs)} ms`,
+  ];
+  for (const d of s.detection) {
+    const e = d.expected;
+    const missing = d.trials.flatMap((t) => t.missingDead.map((m) => `${m} (victim ${t.victim})`));
+    const others = d.trials.reduce((sum, t) => sum + t.otherSuspects, 0);
+    const otherDeads = d.trials.reduce((sum, t) => sum + t.otherDeads, 0);
+    lines.push(
+      `a. Detection of a SIGKILLed member, n=${d.nodes}, ${d.trials.length} trials (victims in turn, each restarted on its port and rejoined, all alive everywhere, before the next)`,
+      table(
+        ['from SIGKILL to', 'trials', 'p50 ms', 'p99 ms', 'max ms', 'mean ms', 'expected'],
+        [
+          dist('first suspect, any member', d.firstSuspect, `SWIM: ${int(e.detectExactMs)} ms = T/(1-(1-1/(n-1))^(n-1)); e/(e-1)T = ${int(e.detectAsymptoticMs)} ms`),
+          dist('first dead, any member', d.firstDead, `${int(e.deadLowMs)}-${int(e.deadHighMs)} ms = expected + probe timeout + suspicion ${int(e.suspicionMinMs)}-${int(e.suspicionMaxMs)} ms`),
+          dist('last dead (dead everywhere)', d.lastDead, `  (suspicion: min with ${Math.max(0, s.config.suspicionMult - 2)} confirmations, max with none: Lifeguard)`),
+          dist('(restart -> all alive again)', d.rejoin, ''),
+        ],
+        new Set([1, 2, 3, 4, 5]),
+      ),
+      `  a member is suspected at the end of the probe period that got no ack, direct or indirect (SWIM 3.1, memberlist); targets go round-robin over a shuffled list (SWIM 4.3), not at random as in the paper's estimate`,
+      `  missing dead declarations: ${missing.length === 0 ? 'none' : missing.join(', ')}; suspect/dead events about live members during the trials: ${others}/${otherDeads}`,
+    );
+  }
+  if (s.stall) {
+    const st = s.stall;
+    const scores = st.rounds.map((r) => `${r.node} ${r.healthScoreAfter}/${r.healthScoreMax}`).join(', ');
+    const refuted = st.rounds.reduce((sum, r) => sum + r.refutations, 0);
+    const failed = st.rounds.reduce((sum, r) => sum + r.probeFailures, 0);
+    lines.push(
+      `b. Event-loop stalls (Lifeguard): n=${st.nodes}, ${st.rounds.length} stalls of ${int(st.stallMs)} ms (a busy loop) on a random member, ${int(st.gapMs)} ms apart`,
+      `  dead events about live members: ${st.falseDeads} (target 0): ${st.falseDeads === 0 ? 'OK' : 'MISS'}`,
+      `  suspect events (informational, refuted): ${st.suspects}: ${st.suspectsOfStalled} of the stalled member, ${st.suspectsOfOthers} of others`,
+      `  the stalled members refuted ${refuted} times and failed ${failed} probes of their own; health score right after / highest in the gap (read every 100 ms): ${scores}`,
+    );
+  }
+  if (s.idle) {
+    const id = s.idle;
+    lines.push(
+      `c. Idle gossip, n=${id.nodes}: ${int(id.idleS)} s after convergence (+${id.settleS} s settle), bytes on the wire (encrypted packets and push-pull streams) per node`,
+      table(
+        ['', 'mean B/s', 'max B/s'],
+        [
+          ['sent', int(id.sentMeanBps), int(id.sentMaxBps)],
+          ['received', int(id.receivedMeanBps), int(id.receivedMaxBps)],
+          ['packets sent /s', fixed(id.perNode.reduce((a, p) => a + p.packetsSentPs, 0) / Math.max(1, id.perNode.length), 1), fixed(Math.max(...id.perNode.map((p) => p.packetsSentPs)), 1)],
+        ],
+        new Set([1, 2]),
+      ),
+    );
+  }
   return lines.join('\n');
 }

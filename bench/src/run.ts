@@ -8,13 +8,15 @@ import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { runApiBench, type ApiBenchResult } from './api-bench.js';
 import { makeCerts, waitForCertsScript } from './certs.js';
+import { runClusterBench, type ClusterBenchResult } from './cluster-bench.js';
 import { runDataplaneBench, type DataplaneBenchResult } from './dataplane-bench.js';
 import { formatIpvs, ipvsRows, runIpvsBench, type IpvsBenchResult } from './ipvs-bench.js';
 import { RESULTS_FILE } from './repo.js';
-import { formatApi, formatDataplane, formatRss, formatStore, formatTargets, targetRows } from './report.js';
+import { clusterRows, formatApi, formatCluster, formatDataplane, formatRss, formatStore, formatSwim, formatTargets, swimRows, targetRows } from './report.js';
 import { runRssBench, type RssBenchResult } from './rss-bench.js';
 import { readSettings } from './settings.js';
 import { runStoreBench, type StoreBenchResult } from './store-bench.js';
+import { SWIM_BENCH_DEFAULTS, runSwimBench, type SwimBenchResult } from './swim-bench.js';
 
 /** The certificate script may still be in the works; the brief allows waiting this long. */
 const CERTS_SCRIPT_WAIT_MS = 20 * 60_000;
@@ -38,6 +40,8 @@ let store: StoreBenchResult | undefined;
 let rss: RssBenchResult | undefined;
 let dataplane: DataplaneBenchResult | undefined;
 let ipvs: IpvsBenchResult | { skipped: string } | undefined;
+let cluster: ClusterBenchResult | undefined;
+let swim: SwimBenchResult | undefined;
 const wanted = new Set(settings.sections);
 const failures: string[] = [];
 
@@ -54,32 +58,41 @@ async function section<T>(name: string, body: () => Promise<T>): Promise<T | und
 }
 
 try {
-  const certs = wanted.has('api') || wanted.has('rss')
+  const certs = wanted.has('api') || wanted.has('rss') || wanted.has('cluster')
     ? await section('certificates', async () => {
         await waitForCertsScript(CERTS_SCRIPT_WAIT_MS, (msg) => say(`  ${msg}`));
         return makeCerts(join(workDir, 'certs'));
       })
     : undefined;
   if (certs && wanted.has('api')) {
-    say('\n[1/5] API throughput');
+    say('\n[1/7] API throughput');
     api = await section('api', () => runApiBench({ settings, workDir, certs, progress: say }));
   }
   if (wanted.has('store') || wanted.has('rss')) {
-    say('\n[2/5] Store load time and size');
+    say('\n[2/7] Store load time and size');
     store = await section('store', () => runStoreBench({ settings, workDir, progress: say }));
   }
   if (certs && store && wanted.has('rss')) {
     const dataDir = store.compactedDataDir;
-    say('\n[3/5] shoald RSS');
+    say('\n[3/7] shoald RSS');
     rss = await section('rss', () => runRssBench({ workDir, dataDir, certs, settleS: settings.rssSettleS, progress: say }));
   }
   if (wanted.has('dataplane')) {
-    say('\n[4/5] Data plane (nftables)');
+    say('\n[4/7] Data plane (nftables)');
     dataplane = await section('dataplane', () => runDataplaneBench({ settings, workDir, progress: say }));
   }
   if (wanted.has('ipvs')) {
-    say('\n[5/5] Data plane (IPVS, in a qemu guest)');
+    say('\n[5/7] Data plane (IPVS, in a qemu guest)');
     ipvs = await section('ipvs', () => runIpvsBench({ services: settings.ipvsServices, progress: say }));
+  }
+  if (certs && wanted.has('cluster')) {
+    say('\n[6/7] Cluster: write-to-all-nodes convergence');
+    cluster = await section('cluster', () => runClusterBench({ workDir, certs, sizes: settings.clusterSizes, progress: say }));
+  }
+  if (wanted.has('swim')) {
+    say(`\n[7/7] SWIM: failure detection, stalls, idle gossip (${settings.swimProfile} profile)`);
+    const swimSettings = { ...SWIM_BENCH_DEFAULTS, profile: settings.swimProfile, detectionSizes: settings.swimDetectionSizes, detectionTrials: settings.swimTrials };
+    swim = await section('swim', () => runSwimBench({ workDir, settings: swimSettings, progress: say }));
   }
 } finally {
   await rm(workDir, { recursive: true, force: true });
@@ -91,12 +104,14 @@ if (store) say(`${formatStore(store)}\n`);
 if (rss) say(`${formatRss(rss)}\n`);
 if (dataplane) say(`${formatDataplane(dataplane)}\n`);
 if (ipvs) say(`${formatIpvs(ipvs)}\n`);
-const targets = [...targetRows(api, store, rss, dataplane), ...ipvsRows(ipvs)];
+if (cluster) say(`${formatCluster(cluster)}\n`);
+if (swim) say(`${formatSwim(swim)}\n`);
+const targets = [...targetRows(api, store, rss, dataplane), ...ipvsRows(ipvs), ...clusterRows(cluster), ...swimRows(swim)];
 say('Summary (targets from the issue; per node, on this machine)');
 say(formatTargets(targets));
 if (settings.cpuProfDir !== undefined) say(`\nshoald CPU profiles: ${settings.cpuProfDir}`);
 
 await mkdir(dirname(RESULTS_FILE), { recursive: true });
-await writeFile(RESULTS_FILE, `${JSON.stringify({ startedAt: startedAt.toISOString(), machine, settings, api, store, rss, dataplane, ipvs, targets, failures }, null, 2)}\n`);
+await writeFile(RESULTS_FILE, `${JSON.stringify({ startedAt: startedAt.toISOString(), machine, settings, api, store, rss, dataplane, ipvs, cluster, swim, targets, failures }, null, 2)}\n`);
 say(`\nresults: ${RESULTS_FILE}`);
 if (failures.length > 0) process.exitCode = 1;

@@ -2,6 +2,8 @@
  * What a bench run does, read once from the environment so `pnpm bench` needs no flags and a
  * quick local run is one variable away (BENCH_SECONDS=1).
  */
+import type { SwimProfile } from '@shoal/swim';
+
 export interface BenchSettings {
   /** Measured time per API phase. Default 3 s: long enough for p99 over thousands of requests. */
   readonly phaseS: number;
@@ -35,9 +37,20 @@ export interface BenchSettings {
   readonly wrkSeconds: number;
   /** Interleaved wrk rounds (direct, VIP, ...), medians reported. Default 3. */
   readonly wrkRounds: number;
+  /** shoald cluster sizes of the write-to-all bench (BENCH_CLUSTER_SIZES). Default 3,5,9. */
+  readonly clusterSizes: readonly number[];
+  /**
+   * SWIM profile of the swim section (BENCH_SWIM_PROFILE). Default lan, memberlist's LAN timers
+   * (the section then takes about 3.5 minutes here); local detects faster and runs shorter.
+   */
+  readonly swimProfile: SwimProfile;
+  /** Cluster sizes of the SWIM SIGKILL trials (BENCH_SWIM_SIZES). Default 5. */
+  readonly swimDetectionSizes: readonly number[];
+  /** SIGKILL trials per size (BENCH_SWIM_TRIALS). Default 10. */
+  readonly swimTrials: number;
 }
 
-export const BENCH_SECTIONS = ['api', 'store', 'rss', 'dataplane', 'ipvs'] as const;
+export const BENCH_SECTIONS = ['api', 'store', 'rss', 'dataplane', 'ipvs', 'cluster', 'swim'] as const;
 export type BenchSection = (typeof BENCH_SECTIONS)[number];
 
 function readSections(): BenchSection[] {
@@ -48,6 +61,20 @@ function readSections(): BenchSection[] {
     if (name === undefined) throw new Error(`BENCH_SECTIONS: "${s}" is not one of ${BENCH_SECTIONS.join(', ')}`);
     return name;
   });
+}
+
+function sizes(name: string, fallback: string, min: number): number[] {
+  return (process.env[name] ?? fallback).split(',').map((s) => {
+    const n = Number(s.trim());
+    if (!Number.isInteger(n) || n < min) throw new Error(`${name}: "${s}" is not an integer >= ${min}`);
+    return n;
+  });
+}
+
+function swimProfile(): SwimProfile {
+  const raw = process.env['BENCH_SWIM_PROFILE'] ?? 'lan';
+  if (raw !== 'lan' && raw !== 'local') throw new Error(`BENCH_SWIM_PROFILE: "${raw}" is not lan or local`);
+  return raw;
 }
 
 function positiveNumber(name: string, fallback: number): number {
@@ -80,5 +107,10 @@ export function readSettings(): BenchSettings {
     dataplaneRounds: Math.round(positiveNumber('BENCH_DATAPLANE_ROUNDS', 3)),
     wrkSeconds: Math.round(positiveNumber('BENCH_WRK_SECONDS', 3)),
     wrkRounds: Math.round(positiveNumber('BENCH_WRK_ROUNDS', 3)),
+    clusterSizes: sizes('BENCH_CLUSTER_SIZES', '3,5,9', 2),
+    swimProfile: swimProfile(),
+    // Three members is the least that lets a killed one be suspected by more than one survivor.
+    swimDetectionSizes: sizes('BENCH_SWIM_SIZES', '5', 3),
+    swimTrials: Math.round(positiveNumber('BENCH_SWIM_TRIALS', 10)),
   };
 }

@@ -19,6 +19,15 @@ export interface ShoaldProcessInit {
   readonly cpuProfDir?: string | undefined;
   /** How long startup (store load included) may take. @default 60 s */
   readonly readyTimeoutMs?: number;
+  /**
+   * Node name, and the base name of its certificate in certsDir (a cluster's replication link
+   * checks that a peer's certificate names the member it dialled). @default 'bench' with node1's certificate
+   */
+  readonly name?: string;
+  /** The config's `cluster` section; absent: a single node. */
+  readonly cluster?: ShoaldConfigInput['cluster'];
+  /** API port. @default a free one */
+  readonly port?: number;
 }
 
 export interface ShoaldProcess {
@@ -35,16 +44,18 @@ export interface ShoaldProcess {
 const HOST = '127.0.0.1';
 
 export async function startShoaldProcess(init: ShoaldProcessInit): Promise<ShoaldProcess> {
-  const port = await freePort(HOST);
+  const port = init.port ?? (await freePort(HOST));
   const configPath = join(init.workDir, 'shoald.yaml');
+  const certName = init.name ?? 'node1';
   const config: ShoaldConfigInput = {
-    node: { name: 'bench' },
+    node: { name: init.name ?? 'bench' },
     dataDir: init.dataDir,
     api: {
       host: HOST,
       port,
-      tls: { cert: join(init.certsDir, 'node1.crt'), key: join(init.certsDir, 'node1.key'), ca: join(init.certsDir, 'ca.crt') },
+      tls: { cert: join(init.certsDir, `${certName}.crt`), key: join(init.certsDir, `${certName}.key`), ca: join(init.certsDir, 'ca.crt') },
     },
+    ...(init.cluster === undefined ? {} : { cluster: init.cluster }),
     // The production default, so its cost is in the figures (and the ready line is logged at info).
     logging: { level: 'info' },
     // The API bench measures the API: no kernel programming, no probes of fictional backends.
