@@ -155,7 +155,10 @@ test('five shoald nodes: a majority write needs three live nodes and is refused 
     // Three of five alive: a majority.
     await n1.client.createInstance(spec('three-of-five', '192.0.2.35') as never);
     await (nodes[2] as ClusterNode).process.stop('SIGKILL');
-    await until('node3, node4 and node5 dead on node1', deadBoundMs(5) + 2_000, async () => {
+    // Three of five gone at once: the survivors' indirect probes through dead members get no
+    // nacks, so Lifeguard slows their probing (by design); this waits for the verdict, the
+    // detection bound is asserted in the three-node test.
+    await until('node3, node4 and node5 dead on node1', 90_000, async () => {
       const s = await memberStates(n1);
       return s['node3'] === 'dead' && s['node4'] === 'dead' && s['node5'] === 'dead';
     });
@@ -176,9 +179,13 @@ test('gossip keys rotate by SIGHUP without anyone being suspected, and the old k
     nodes = await startLoopbackCluster({ pki, root: tmp.path, size: 3, keyFiles: true });
     const names = nodes.map((n) => n.name);
     await until('three members alive', 20_000, () => allAlive(nodes, names));
-    const incarnations = async (): Promise<number> => {
+    // Suspicions raised and refuted anywhere in the cluster (SWIM counters in /v1/status).
+    const suspicions = async (): Promise<number> => {
       let sum = 0;
-      for (const n of nodes) for (const m of await n.client.members()) sum += m.incarnation;
+      for (const n of nodes) {
+        const g = ((await n.client.status()) as unknown as { cluster: { gossip: { suspicionsRaised: number; refutations: number } } }).cluster.gossip;
+        sum += g.suspicionsRaised + g.refutations;
+      }
       return sum;
     };
     const NEW_KEY = Buffer.alloc(32, 11).toString('base64');
@@ -193,14 +200,11 @@ test('gossip keys rotate by SIGHUP without anyone being suspected, and the old k
       await new Promise((r) => setTimeout(r, 2_500));
       assert.ok(await allAlive(nodes, names), `members stay alive after ${keys.length} key(s)`);
     };
-    const before = await incarnations();
+    const before = await suspicions();
     await step([GOSSIP_KEY, NEW_KEY]); // new key accepted everywhere
     await step([NEW_KEY, GOSSIP_KEY]); // new key encrypts everywhere
     await step([NEW_KEY]); // old key dropped
-    // Nobody had to refute a suspicion on the way (a refutation raises an incarnation); an
-    // update of metadata also does, so allow the digest gossip of an idle cluster: none here.
-    const after = await incarnations();
-    assert.ok(after - before <= 3, `incarnations rose by ${after - before}`);
+    assert.equal(await suspicions(), before, 'nobody was suspected (or had to refute) during the rotation');
     for (const n of nodes) assert.equal((n.process.logs().match(/"member suspect"/g) ?? []).length, 0, `${n.name} suspected someone during rotation`);
     const oldKeyNode = await createUdpTcpTransport({ bindAddress: '127.0.0.1', bindPort: 0 });
     const intruder = createSwim({ name: 'old-key', config: swimConfig('local'), keyring: Keyring.fromBase64(GOSSIP_KEY), logger: pino({ level: 'silent' }), transport: oldKeyNode });
