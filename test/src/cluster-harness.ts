@@ -4,6 +4,7 @@
  * free, node1 the seed of the others. Stopped by PID in the caller's finally.
  */
 import { execFile } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -36,6 +37,40 @@ export interface ClusterOptions {
   /** Give each node a key file (GOSSIP_KEY) instead of inline keys, for rotation by SIGHUP. */
   readonly keyFiles?: boolean;
   readonly namePrefix?: string;
+}
+
+/** Ports handed out by this process, so two nodes never get the same one. */
+const handedOut = new Set<number>();
+
+/** A port free for both TCP and UDP (gossip uses both on one port), not handed out before. */
+export async function freeGossipPort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await freePort();
+    if (handedOut.has(port)) continue;
+    const udpFree = await new Promise<boolean>((resolve) => {
+      const u = createSocket('udp4');
+      u.once('error', () => {
+        u.close();
+        resolve(false);
+      });
+      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+    });
+    if (!udpFree) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error('no port free for both TCP and UDP after 50 tries');
+}
+
+/** A TCP port not handed out before by this process. */
+export async function freeApiPort(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 export async function issueNodeCert(pki: Pki, name: string): Promise<void> {
@@ -93,7 +128,7 @@ export async function startLoopbackCluster(opts: ClusterOptions): Promise<Cluste
   for (let i = 1; i <= opts.size; i++) {
     const name = `${prefix}${i}`;
     await issueNodeCert(opts.pki, name);
-    specs.push({ name, apiPort: await freePort(), gossipPort: await freePort(), dataDir: join(opts.root, `data-${name}`) });
+    specs.push({ name, apiPort: await freeApiPort(), gossipPort: await freeGossipPort(), dataDir: join(opts.root, `data-${name}`) });
   }
   const nodes: ClusterNode[] = [];
   const first = specs[0];
