@@ -33,6 +33,9 @@ declare -A wanted=(
   [modprobe]=kmod     # loads ip_vs and friends in the guest
   [xz]=xz-utils       # unpacks the kernel package's modules
   [wrk]=wrk           # pnpm bench: requests per second through a VIP vs direct
+  [keepalived]=keepalived   # VIP ownership by VRRP (keepalived mode): config checks and failover lab
+  [arping]=arping     # the layer-2 lab checks gratuitous ARP from the client's side
+  [tcpdump]=tcpdump   # the layer-2 lab captures announcements
 )
 missing=()
 for cmd in "${!wanted[@]}"; do
