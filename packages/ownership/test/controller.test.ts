@@ -1,0 +1,125 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import { createMemoryAnnouncer, createMemoryVipAddresses, createOwnershipController, type Candidate, type MemoryAnnouncer, type MemoryVipAddresses, type OwnershipController } from '../src/index.js';
+
+const logger = pino({ level: 'silent' });
+const VIPS = ['10.0.0.10', '10.0.0.11', '10.0.0.12', '10.0.0.13', '10.0.0.14', '10.0.0.15', 'fd00::10'];
+
+interface Node {
+  name: string;
+  controller: OwnershipController;
+  addresses: MemoryVipAddresses;
+  announcer: MemoryAnnouncer;
+}
+
+/** Three nodes sharing one membership view, each with its own drivers. */
+function cluster(names: string[], opts: { vips?: string[]; leftovers?: Record<string, string[]> } = {}): { nodes: Node[]; live: Set<string>; vips: Set<string>; held: () => Map<string, string[]>; settle: () => Promise<void> } {
+  const live = new Set(names);
+  const vips = new Set(opts.vips ?? VIPS);
+  const nodes = names.map((name) => {
+    const addresses = createMemoryVipAddresses('eth0', opts.leftovers?.[name] ?? []);
+    const announcer = createMemoryAnnouncer();
+    // Each node sees the members its side of any partition sees: here, everyone in `live` if it is live.
+    const controller = createOwnershipController({
+      self: name,
+      logger,
+      addresses,
+      announcer,
+      reannounceIntervalMs: 0,
+      inputs: {
+        candidates: (): Candidate[] => (live.has(name) ? [...live].map((n) => ({ name: n, priority: 100, networks: ['10.0.0.0/24', 'fd00::/64'] })) : [{ name, priority: 100, networks: ['10.0.0.0/24', 'fd00::/64'] }]),
+        quorum: () => ({ live: live.has(name) ? live.size : 1, clusterSize: names.length, quorum: 'majority' }),
+        vips: () => vips,
+      },
+    });
+    return { name, controller, addresses, announcer };
+  });
+  const held = (): Map<string, string[]> => {
+    const out = new Map<string, string[]>();
+    for (const n of nodes) for (const h of n.controller.status().held) out.set(h.vip, [...(out.get(h.vip) ?? []), n.name]);
+    return out;
+  };
+  const settle = async (): Promise<void> => {
+    for (const n of nodes) await n.controller.settled();
+  };
+  return { nodes, live, vips, held, settle };
+}
+
+test('each VIP is held by exactly one node and announced once when claimed', async () => {
+  const c = cluster(['a', 'b', 'c']);
+  for (const n of c.nodes) n.controller.start();
+  await c.settle();
+  const held = c.held();
+  assert.equal(held.size, VIPS.length);
+  for (const [vip, holders] of held) assert.equal(holders.length, 1, `${vip}: ${holders.join(',')}`);
+  const announced = c.nodes.flatMap((n) => n.announcer.announced.map((a) => a.vip)).sort();
+  assert.deepEqual(announced, [...VIPS].sort());
+  for (const n of c.nodes) await n.controller.stop();
+});
+
+test("a dead node's VIPs move to the others, which announce them; the rest stay put", async () => {
+  const c = cluster(['a', 'b', 'c']);
+  for (const n of c.nodes) n.controller.start();
+  await c.settle();
+  const before = c.held();
+  const [a, b] = c.nodes as [Node, Node, Node];
+  c.live.delete('c');
+  (c.nodes[2] as Node).controller.trigger('killed');
+  await (c.nodes[2] as Node).controller.stop();
+  for (const n of [a, b]) n.announcer.announced.length = 0;
+  for (const n of [a, b]) n.controller.trigger('c is dead', { announceAll: false });
+  await c.settle();
+  const after = new Map<string, string>();
+  for (const n of [a, b]) for (const h of n.controller.status().held) after.set(h.vip, n.name);
+  assert.equal(after.size, VIPS.length, 'every VIP has a live holder');
+  for (const [vip, holders] of before) {
+    if (holders[0] !== 'c') assert.equal(after.get(vip), holders[0], `${vip} moved though its owner lives`);
+  }
+  const moved = [...before].filter(([, h]) => h[0] === 'c').map(([v]) => v).sort();
+  assert.deepEqual([...a.announcer.announced, ...b.announcer.announced].map((x) => x.vip).sort(), moved, 'exactly the moved VIPs are announced');
+  for (const n of [a, b]) await n.controller.stop();
+});
+
+test('a node that loses quorum releases every VIP; the majority side takes them over', async () => {
+  const c = cluster(['a', 'b', 'c']);
+  for (const n of c.nodes) n.controller.start();
+  await c.settle();
+  c.live.delete('c'); // c is cut off: it sees only itself, 1 of 3
+  for (const n of c.nodes) n.controller.trigger('partition');
+  await c.settle();
+  const cNode = c.nodes[2] as Node;
+  assert.deepEqual(cNode.controller.status().held, []);
+  assert.equal(cNode.controller.status().quorum, false);
+  const held = c.held();
+  assert.equal(held.size, VIPS.length);
+  for (const holders of held.values()) assert.ok(!holders.includes('c'));
+  for (const n of c.nodes) await n.controller.stop();
+});
+
+test('a membership change re-announces everything held; a failed add is retried on the next pass', async () => {
+  const c = cluster(['a'], { vips: ['10.0.0.10', '10.0.0.11'] });
+  const a = c.nodes[0] as Node;
+  a.addresses.failNextAdd('10.0.0.11');
+  a.controller.start();
+  await c.settle();
+  assert.deepEqual(a.controller.status().held.map((h) => h.vip), ['10.0.0.10']);
+  assert.match(a.controller.status().lastError ?? '', /10\.0\.0\.11/);
+  a.announcer.announced.length = 0;
+  a.controller.trigger('member joined', { announceAll: true });
+  await c.settle();
+  assert.deepEqual(a.controller.status().held.map((h) => h.vip), ['10.0.0.10', '10.0.0.11']);
+  assert.deepEqual(a.announcer.announced.map((x) => x.vip).sort(), ['10.0.0.10', '10.0.0.11']);
+  await a.controller.stop();
+});
+
+test('VIPs a previous run left are adopted when still ours and released when not', async () => {
+  const c = cluster(['a'], { vips: ['10.0.0.10'], leftovers: { a: ['10.0.0.10', '10.0.0.99'] } });
+  const a = c.nodes[0] as Node;
+  a.controller.start();
+  await c.settle();
+  assert.deepEqual(a.controller.status().held.map((h) => h.vip), ['10.0.0.10']);
+  assert.deepEqual(a.addresses.ops, ['remove 10.0.0.99'], 'the kept VIP is not re-added');
+  await a.controller.releaseAll();
+  assert.deepEqual(a.controller.status().held, []);
+});
