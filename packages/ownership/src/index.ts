@@ -11,3 +11,4 @@ export {
   type VipAnnouncer,
 } from './controller.js';
 export { createMemoryAnnouncer, createMemoryVipAddresses, type MemoryAnnouncer, type MemoryVipAddresses } from './memory.js';
+export { createNetlinkVipAddresses, type NetlinkVipAddresses, type NetlinkVipAddressesInit } from './netlink-addresses.js';
