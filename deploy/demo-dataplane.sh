@@ -51,6 +51,7 @@ node: { name: lb1 }
 dataDir: $DEMO/data
 api: { host: 127.0.0.1, port: 18443, tls: { cert: $CERTS/node1.crt, key: $CERTS/node1.key, ca: $CERTS/ca.crt } }
 dataplane: { driver: auto }
+ownership: { mode: none }
 health: { enabled: true }
 YAML
 step "shoald in the load balancer's namespace, data plane chosen automatically"

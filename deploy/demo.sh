@@ -41,6 +41,7 @@ slbCompat: { enabled: true, host: 127.0.0.1, port: $SLB_PORT }
 # The demo's backends are fictional addresses: program no kernel and probe nothing, so the
 # demo sends no traffic off this machine.
 dataplane: { driver: none }
+ownership: { mode: none }
 health: { enabled: false }
 pools:
   - name: default

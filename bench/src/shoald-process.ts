@@ -60,6 +60,7 @@ export async function startShoaldProcess(init: ShoaldProcessInit): Promise<Shoal
     logging: { level: 'info' },
     // The API bench measures the API: no kernel programming, no probes of fictional backends.
     dataplane: { driver: 'none' },
+    ownership: { mode: 'none' },
     health: { enabled: false },
     // A stop should be quick; nothing in flight matters once the bench is done.
     shutdown: { graceMs: 2_000 },

@@ -49,6 +49,7 @@ test('a partitioned node keeps only concern-1 writes, and after the heal all nod
           dataDir: join(root.path, `data-${n.name}`),
           api: { host: n.ip, port: 8443, tls: { cert: join(pki.dir, `${n.name}.crt`), key: join(pki.dir, `${n.name}.key`), ca: join(pki.dir, 'ca.crt') } },
           dataplane: { driver: 'none' },
+          ownership: { mode: 'none' },
           health: { enabled: false },
           cluster: { enabled: true, bind: { host: n.ip, port: 7946 }, seeds: [`${NODES[0].ip}:7946`], keys: [GOSSIP_KEY], profile: 'local', antiEntropyIntervalMs: 1000, writeTimeoutMs: 2000 },
         }),

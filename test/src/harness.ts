@@ -104,6 +104,7 @@ export async function writeShoaldConfig(opts: ShoaldOptions): Promise<{ configPa
     // These tests run on the host: never program its kernel, never probe the (fictional)
     // backend addresses, which would send traffic outside the test's namespaces.
     dataplane: { driver: 'none' },
+    ownership: { mode: 'none' },
     health: { enabled: false },
     ...opts.config,
   };

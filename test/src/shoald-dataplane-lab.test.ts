@@ -83,6 +83,8 @@ test('shoald programs nftables from the API and keeps it right as backends die, 
         api: { host: '127.0.0.1', port: 18443, tls: { cert: join(pki.dir, 'node1.crt'), key: join(pki.dir, 'node1.key'), ca: join(pki.dir, 'ca.crt') } },
         // A resync period far beyond the test: what it sees is triggered by events.
         dataplane: { driver: 'nftables', resyncIntervalMs: 600_000, nftablesTable: 'shoal' },
+        // The lab puts the VIP on the interface itself; election and announcement have their own lab.
+        ownership: { mode: 'none' },
         health: { enabled: true },
       }),
     );

@@ -60,6 +60,8 @@ export interface ClusterInit {
   readonly tls: { readonly cert: Buffer; readonly key: Buffer; readonly ca: Buffer };
   /** The API's bound port (api.port may be 0 in tests). */
   readonly apiPort: number;
+  /** More metadata to gossip (the ownership election's priority and networks). */
+  readonly extraMeta?: Readonly<Record<string, string>>;
 }
 
 export function readGossipKeys(cluster: ShoaldConfig['cluster']): Keyring {
@@ -106,7 +108,7 @@ export async function startCluster(init: ClusterInit): Promise<RunningCluster> {
   const { config, store, logger } = init;
   const cc = config.cluster;
   const log = logger.child({ component: 'cluster' });
-  for (const key of [META_API, META_DIGEST, META_VERSION]) {
+  for (const key of [META_API, META_DIGEST, META_VERSION, 'prio', 'nets']) {
     if (key in cc.meta) throw new ConfigError(`cluster.meta.${key}: reserved for shoald`, [{ path: `cluster.meta.${key}`, message: 'reserved' }]);
   }
   const keyring = readGossipKeys(cc);
@@ -121,7 +123,7 @@ export async function startCluster(init: ClusterInit): Promise<RunningCluster> {
   });
   const advertisePort = cc.advertise?.port ?? transport.port;
   const apiAdvertise = cc.apiAdvertise ?? hostPort(advertiseHost, init.apiPort);
-  const baseMeta: Record<string, string> = { ...cc.meta, [META_API]: apiAdvertise, [META_VERSION]: init.version };
+  const baseMeta: Record<string, string> = { ...cc.meta, ...(init.extraMeta ?? {}), [META_API]: apiAdvertise, [META_VERSION]: init.version };
 
   const knownFile = join(config.dataDir, KNOWN_MEMBERS_FILE);
   const known = new Set<string>(readKnownMembers(knownFile, log));

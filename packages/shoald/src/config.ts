@@ -131,6 +131,28 @@ export const ShoaldConfigSchema = z.strictObject({
         ctx.addIssue({ code: 'custom', path: ['keyFile'], message: 'a cluster needs its gossip key: set keyFile (or keys)' });
       }
     }),
+  /**
+   * Which node holds each VIP. internal: every node elects from live membership (priority, then
+   * rendezvous hashing), holds the VIPs it wins on the interface whose subnet contains them and
+   * announces them (gratuitous ARP / unsolicited NA). none: Shoal never adds a VIP to an
+   * interface (another system does, or tests on a shared host). keepalived: VRRP decides.
+   */
+  ownership: z
+    .strictObject({
+      /** Default internal: the node elects and announces by itself. */
+      mode: z.enum(['internal', 'keepalived', 'none']).default('internal'),
+      /** Higher wins a VIP it is eligible for; equal priorities spread VIPs by hashing. Default 100. */
+      priority: z.int().min(0).max(255).default(100),
+      /** Extra networks (CIDRs) this node may hold VIPs in, besides its interfaces' subnets. Default none. */
+      networks: z.array(z.string().min(1)).default([]),
+      /** Put VIPs on this interface rather than the one whose subnet holds them. Default: by subnet. */
+      interface: z.string().min(1).max(15).optional(),
+      /** Claim VIPs only while this many members are seen alive (self included). Default majority: a partition's minority holds nothing. */
+      quorum: z.union([z.literal('majority'), z.int().min(1).max(1000)]).default('majority'),
+      /** Announce every held VIP again this often (stale ARP caches); 0 disables. Default 10 s. */
+      reannounceIntervalMs: z.int().min(0).max(3_600_000).default(10_000),
+    })
+    .default({ mode: 'internal', priority: 100, networks: [], quorum: 'majority', reannounceIntervalMs: 10_000 }),
   health: z
     .strictObject({
       /** Probe backends as their instances' health checks say. Default true: a dead backend must stop getting traffic. */

@@ -13,6 +13,8 @@ import { createBackendHealthView } from './backend-health.js';
 import { selectDataplane } from './dataplane-select.js';
 import { enableForwardingSysctls } from './sysctls.js';
 import { startCluster, type RunningCluster } from './cluster.js';
+import { prepareOwnership, type RunningOwnership } from './ownership.js';
+import { createL2Announcer } from '@shoal/announce';
 import { ConfigError, type ShoaldConfig } from './config.js';
 
 export const SHOALD_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -63,7 +65,11 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
   const health = createBackendHealthView({ enabled: config.health.enabled, logger });
   let reconciler: Reconciler | undefined;
   let cluster: RunningCluster | undefined;
+  let ownership: RunningOwnership | undefined;
   try {
+    if (config.ownership.mode === 'internal') {
+      ownership = await prepareOwnership({ config, store, logger, announcer: createL2Announcer({ logger }) });
+    }
     const choice = await selectDataplane(config, logger);
     log.info({ dataplane: choice.dataplane?.kind ?? 'none', reason: choice.reason }, 'data plane selected');
     if (choice.dataplane) {
@@ -120,7 +126,11 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
       if (!cluster) throw new ShoalError('E_UNAVAILABLE', 'cluster membership is starting');
       return cluster;
     };
-    const statusSections = (): Record<string, unknown> => ({ dataplane: dataplaneStatus(), ...(cluster ? { cluster: cluster.status() } : {}) });
+    const statusSections = (): Record<string, unknown> => ({
+      dataplane: dataplaneStatus(),
+      ...(cluster ? { cluster: cluster.status() } : {}),
+      ownership: ownership ? { mode: 'internal', ...ownership.controller.status() } : { mode: config.ownership.mode },
+    });
     const app = createApiApp(
       {
         store,
@@ -151,7 +161,10 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
       });
       servers.push(slbCompat);
     }
-    if (config.cluster.enabled) cluster = await startCluster({ config, store, logger, version: SHOALD_VERSION, tls, apiPort: api.address.port });
+    if (config.cluster.enabled) {
+      cluster = await startCluster({ config, store, logger, version: SHOALD_VERSION, tls, apiPort: api.address.port, ...(ownership ? { extraMeta: ownership.meta } : {}) });
+    }
+    ownership?.start(cluster);
     ready = true;
     log.info(
       {
@@ -169,8 +182,10 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
       (stopping ??= (async () => {
         ready = false;
         log.info({ reason }, 'shoald stopping');
-        // Tell the cluster first: peers stop pushing to us and count us out of majorities.
+        // Tell the cluster first: peers stop pushing to us, count us out of majorities and
+        // elect new owners for our VIPs; then let go of the VIPs (a moment of overlap, not a gap).
         await cluster?.leave();
+        await ownership?.controller.releaseAll();
         const drained = Promise.all(servers.map((s) => s.close()));
         const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), config.shutdown.graceMs).unref());
         if ((await Promise.race([drained, timer])) === 'timeout') {
@@ -180,6 +195,7 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
         // The kernel keeps its state: traffic flows on while shoald restarts (VIP hand-over on
         // a graceful leave comes with the ownership release).
         await cluster?.stop();
+        await ownership?.close();
         await reconciler?.stop();
         await health.close();
         await store.close();
@@ -188,6 +204,7 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
     return { config, store, api, slbCompat, cluster, logger, stop };
   } catch (err) {
     await cluster?.stop();
+    await ownership?.close();
     await Promise.all(servers.map((s) => s.close()));
     await reconciler?.stop();
     await health.close();

@@ -1,0 +1,109 @@
+/**
+ * VIP ownership in shoald (mode internal): the election's inputs from membership and the
+ * store, the rtnetlink address driver, and the announcer, wired into one controller.
+ *
+ * Candidates are the members SWIM sees alive (a suspect member gets no new VIPs and loses its
+ * own: failover starts at suspicion, not at the verdict; a refuted suspicion moves them back).
+ * Each member's priority and networks ride in its membership metadata.
+ */
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { ClusterStore } from '@shoal/store';
+import { ShoalError } from '@shoal/model';
+import { openRouteNetlink, type RouteNetlink } from '@shoal/netlink';
+import { createNetlinkVipAddresses, createOwnershipController, type Candidate, type OwnershipController, type VipAnnouncer } from '@shoal/ownership';
+import type { RunningCluster } from './cluster.js';
+import type { ShoaldConfig } from './config.js';
+
+export const META_PRIORITY = 'prio';
+export const META_NETWORKS = 'nets';
+
+export interface RunningOwnership {
+  readonly controller: OwnershipController;
+  /** Metadata this node gossips for the others' elections. */
+  readonly meta: Readonly<Record<string, string>>;
+  /** Starts the controller once membership exists (cluster may be absent: a node on its own). */
+  start(cluster: RunningCluster | undefined): void;
+  close(): Promise<void>;
+}
+
+export interface OwnershipInit {
+  readonly config: ShoaldConfig;
+  readonly store: ClusterStore;
+  readonly logger: Logger;
+  readonly announcer: VipAnnouncer;
+}
+
+export async function prepareOwnership(init: OwnershipInit): Promise<RunningOwnership> {
+  const { config, store, logger } = init;
+  const oc = config.ownership;
+  let rtnl: RouteNetlink;
+  try {
+    rtnl = await openRouteNetlink();
+  } catch (err) {
+    throw new ShoalError('E_CONFIG', `ownership.mode internal needs rtnetlink (root or CAP_NET_ADMIN): ${(err as Error).message}; set ownership.mode to none to run without it`, { cause: err });
+  }
+  const addresses = createNetlinkVipAddresses({ rtnl, stateFile: join(config.dataDir, 'vips-held.json'), interface: oc.interface, logger });
+  const networks = [...new Set([...(await addresses.localNetworks()), ...oc.networks])];
+  const selfCandidate: Candidate = { name: config.node.name, priority: oc.priority, networks };
+  const meta = { [META_PRIORITY]: String(oc.priority), [META_NETWORKS]: networks.join(',') };
+  let cluster: RunningCluster | undefined;
+
+  const candidates = (): Candidate[] => {
+    if (!cluster) return [selfCandidate];
+    const out: Candidate[] = [selfCandidate];
+    for (const m of cluster.swim.members()) {
+      if (m.name === config.node.name || m.state !== 'alive') continue;
+      const priority = Number(m.meta[META_PRIORITY] ?? '100');
+      const nets = (m.meta[META_NETWORKS] ?? '').split(',').filter((n) => n !== '');
+      out.push({ name: m.name, priority: Number.isFinite(priority) ? priority : 100, networks: nets });
+    }
+    return out;
+  };
+
+  const controller = createOwnershipController({
+    self: config.node.name,
+    logger,
+    addresses,
+    announcer: init.announcer,
+    reannounceIntervalMs: oc.reannounceIntervalMs,
+    inputs: {
+      candidates,
+      quorum: () => ({ live: candidates().length, clusterSize: cluster ? cluster.status().clusterSize : 1, quorum: oc.quorum }),
+      vips: () => {
+        const vips = new Set<string>();
+        for (const inst of store.listInstances()) if (inst.state === 'started' && store.instanceConflict(inst.id) === undefined) vips.add(inst.vip);
+        return vips;
+      },
+    },
+  });
+
+  return {
+    controller,
+    meta,
+    start(running) {
+      cluster = running;
+      if (running) {
+        for (const event of ['join', 'alive', 'suspect', 'dead', 'leave', 'update'] as const) {
+          running.swim.on(event, (m) => {
+            if (m.name !== config.node.name) controller.trigger(`member ${m.name} ${event}`, { announceAll: true });
+          });
+        }
+      }
+      let queued = false;
+      store.onUpdate(() => {
+        if (queued) return;
+        queued = true;
+        setImmediate(() => {
+          queued = false;
+          controller.trigger('store changed');
+        });
+      });
+      controller.start();
+    },
+    async close() {
+      await controller.stop();
+      await rtnl.close();
+    },
+  };
+}
