@@ -22,6 +22,7 @@ const VIP = '10.218.0.50';
 const NODES = [1, 2, 3].map((i) => ({ name: `o${i}`, ip: `10.218.0.1${i}` }));
 const BACKENDS = [1, 2].map((i) => ({ name: `ob${i}`, ip: `10.218.0.2${i}` }));
 const CLIENT_IP = '10.218.0.100';
+const MGMT_VIP = '10.218.0.60';
 const SERVER = `require('http').createServer((q, s) => s.end(process.argv[1] + '\\n')).listen(8080, '0.0.0.0', () => console.log('ready'));`;
 /** One line per request: {t, ok, who}; a request gets 300 ms. */
 const LOOP = `
@@ -91,7 +92,8 @@ test('the VIP survives its owner: SIGKILL, restart and isolation each leave it o
     const configs = new Map<string, string>();
     for (const n of NODES) {
       const ns = await attach(n.name, n.ip);
-      await execFileAsync('bash', [CERTS_SCRIPT, 'node', '--dir', pki.dir, '--name', n.name, '--ip', n.ip]);
+      // The management VIP in every node's SANs: a client reaching the API through it checks the name.
+      await execFileAsync('bash', [CERTS_SCRIPT, 'node', '--dir', pki.dir, '--name', n.name, '--ip', n.ip, '--ip', MGMT_VIP]);
       const config = join(root.path, `${n.name}.yaml`);
       await writeFile(
         config,
@@ -102,6 +104,7 @@ test('the VIP survives its owner: SIGKILL, restart and isolation each leave it o
           dataplane: { driver: 'nftables', nftablesTable: 'shoal' },
           health: { enabled: false },
           ownership: { mode: 'internal', reannounceIntervalMs: 2_000 },
+          management: { vip: MGMT_VIP, port: 8443 },
           cluster: {
             enabled: true,
             bind: { host: n.ip, port: 7946 },
@@ -146,6 +149,18 @@ test('the VIP survives its owner: SIGKILL, restart and isolation each leave it o
 
     const names = NODES.map((n) => n.name);
     await until('three members alive', 30_000, async () => (await allAlive(names, 'o1')) && (await allAlive(names, 'o3')));
+    /** The API through the management VIP, from the client's namespace: which node answered. */
+    const viaManagementVip = async (): Promise<string | null> => {
+      const r = await lab.exec(client, 'curl', ['-sS', '--max-time', '3', '--cacert', join(pki.dir, 'ca.crt'), '--cert', join(pki.dir, 'admin.crt'), '--key', join(pki.dir, 'admin.key'), `https://${MGMT_VIP}:8443/v1/status`], { allowFailure: true });
+      if (r.code !== 0) return null;
+      return (JSON.parse(r.stdout) as { node: { name: string } }).node.name;
+    };
+    const mgmtAnswers = new Set<string>();
+    await until('the cluster API answers through the management VIP from every node in turn', 30_000, async () => {
+      const who = await viaManagementVip();
+      if (who !== null) mgmtAnswers.add(who);
+      return mgmtAnswers.size === NODES.length;
+    });
     const created = await api('o1', 'POST', '/v1/instances', { name: 'web', vip: VIP, ports: [{ port: 80 }], backends: BACKENDS.map((b) => ({ ip: b.ip, port: 8080 })) });
     assert.equal(created.status, 201, JSON.stringify(created.json));
     const [owner] = await until('the VIP on exactly one node', 15_000, async () => {
@@ -209,6 +224,8 @@ test('the VIP survives its owner: SIGKILL, restart and isolation each leave it o
     await lab.exec(nsOf(isolated), 'nft', ['delete', 'table', 'inet', partitionTable]);
     await until('healed: exactly one holder', 30_000, async () => (await allAlive(names, rest[0] ?? 'o1')) && (await holders()).length === 1);
 
+    // The management VIP still answers after all that.
+    assert.ok((await until('the API through the management VIP at the end', 20_000, viaManagementVip)) !== null);
     await loop.stop();
     if (process.env['SHOAL_LAB_DEBUG'] !== undefined) {
       for (const [n, p] of shoald) console.log(n, p.stdout().split('\n').filter((l) => /announced|VIP claimed|VIP released|member (suspect|dead|alive|join)|ownership pass failed|cannot/.test(l) && Number(/"time":(\d+)/.exec(l)?.[1] ?? 0) > isolatedAt - 1000).map((l) => l.slice(0, 220)).join('\n'));

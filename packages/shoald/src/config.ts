@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { DnsLabelSchema, PoolSpecSchema, ROLES, ShoalError, zodIssuesToFieldIssues, describeIssues } from '@shoal/model';
+import { DnsLabelSchema, PoolSpecSchema, ROLES, ShoalError, ipFamilyOf, zodIssuesToFieldIssues, describeIssues } from '@shoal/model';
 
 const PortSchema = z.int().min(0).max(65535);
 
@@ -137,6 +137,23 @@ export const ShoaldConfigSchema = z.strictObject({
    * announces them (gratuitous ARP / unsolicited NA). none: Shoal never adds a VIP to an
    * interface (another system does, or tests on a shared host). keepalived: VRRP decides.
    */
+  /**
+   * The management VIP: the cluster API as an instance balancing every node's API port, kept in
+   * step with membership (FlexLB's cluster endpoint). Off unless vip is set.
+   */
+  management: z
+    .strictObject({
+      /** The VIP clients, shoalctl and the SDK use for the whole cluster. Default none. */
+      vip: z.string().min(1).optional(),
+      /** Port the VIP serves the API on. Default 8443, the API's own port. */
+      port: PortSchema.default(8443),
+      /** Name of the instance that carries it. Default shoal-api. */
+      instanceName: DnsLabelSchema.default('shoal-api'),
+    })
+    .default({ port: 8443, instanceName: 'shoal-api' })
+    .superRefine((m, ctx) => {
+      if (m.vip !== undefined && ipFamilyOf(m.vip) === null) ctx.addIssue({ code: 'custom', path: ['vip'], message: 'must be an IP address' });
+    }),
   ownership: z
     .strictObject({
       /** Default internal: the node elects and announces by itself. */

@@ -14,6 +14,7 @@ import { selectDataplane } from './dataplane-select.js';
 import { enableForwardingSysctls } from './sysctls.js';
 import { startCluster, type RunningCluster } from './cluster.js';
 import { prepareOwnership, type RunningOwnership } from './ownership.js';
+import { createManagementKeeper, parseApiAddress, type ApiEndpoint, type ManagementKeeper } from './management.js';
 import { createL2Announcer } from '@shoal/announce';
 import { ConfigError, type ShoaldConfig } from './config.js';
 
@@ -66,6 +67,7 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
   let reconciler: Reconciler | undefined;
   let cluster: RunningCluster | undefined;
   let ownership: RunningOwnership | undefined;
+  let management: ManagementKeeper | undefined;
   try {
     if (config.ownership.mode === 'internal') {
       ownership = await prepareOwnership({ config, store, logger, announcer: createL2Announcer({ logger }) });
@@ -165,6 +167,7 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
       cluster = await startCluster({ config, store, logger, version: SHOALD_VERSION, tls, apiPort: api.address.port, ...(ownership ? { extraMeta: ownership.meta } : {}) });
     }
     ownership?.start(cluster);
+    if (config.management.vip !== undefined) management = startManagementVip(config, store, logger, cluster, api.address.port);
     ready = true;
     log.info(
       {
@@ -184,6 +187,7 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
         log.info({ reason }, 'shoald stopping');
         // Tell the cluster first: peers stop pushing to us, count us out of majorities and
         // elect new owners for our VIPs; then let go of the VIPs (a moment of overlap, not a gap).
+        management?.stop();
         await cluster?.leave();
         await ownership?.controller.releaseAll();
         const drained = Promise.all(servers.map((s) => s.close()));
@@ -203,6 +207,7 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
       })());
     return { config, store, api, slbCompat, cluster, logger, stop };
   } catch (err) {
+    management?.stop();
     await cluster?.stop();
     await ownership?.close();
     await Promise.all(servers.map((s) => s.close()));
@@ -211,4 +216,35 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
     await store.close();
     throw err;
   }
+}
+
+/** Keeps the management VIP's instance in step with membership (see management.ts). */
+function startManagementVip(config: ShoaldConfig, store: ClusterStore, logger: Logger, cluster: RunningCluster | undefined, apiPort: number): ManagementKeeper {
+  const vip = config.management.vip ?? '';
+  const self = config.node.name;
+  const endpoints = (): ApiEndpoint[] => {
+    if (!cluster) {
+      // A node on its own: its API on its listen address, when that is a concrete IP.
+      const own = parseApiAddress(self, `${config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host}:${apiPort}`);
+      return own && own.ip !== '0.0.0.0' && own.ip !== '::' ? [own] : [];
+    }
+    const out: ApiEndpoint[] = [];
+    for (const m of cluster.swim.members()) {
+      if (m.state === 'left') continue;
+      const e = parseApiAddress(m.name, m.meta['api'] ?? '');
+      if (e) out.push(e);
+    }
+    return out;
+  };
+  const isKeeper = (): boolean => {
+    if (!cluster) return true;
+    const alive = cluster.swim.members().filter((m) => m.state === 'alive');
+    const status = cluster.status();
+    const lowest = alive.map((m) => m.name).sort()[0];
+    return lowest === self && alive.length >= Math.floor(status.clusterSize / 2) + 1;
+  };
+  const keeper = createManagementKeeper({ config: { vip, port: config.management.port, instanceName: config.management.instanceName }, store, logger, endpoints, isKeeper });
+  if (cluster) for (const event of ['join', 'alive', 'dead', 'leave', 'update'] as const) cluster.swim.on(event, () => keeper.trigger('membership changed'));
+  keeper.trigger('start');
+  return keeper;
 }
