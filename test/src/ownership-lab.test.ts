@@ -55,7 +55,9 @@ function samples(p: NetnsProcess): Sample[] {
 }
 
 /** Longest stretch without a successful answer between `from` and `to` (ms). */
-function longestGap(all: readonly Sample[], from: number, to: number): number {
+function longestGap(all: readonly Sample[], from: number, until: number): number {
+  // Only up to the last request made: the loop may have stopped before `until`.
+  const to = Math.min(until, all.reduce((m, s) => Math.max(m, s.t), from));
   let last = from;
   let gap = 0;
   for (const s of all) {
