@@ -105,7 +105,7 @@ test('the VIP survives its owner: SIGKILL, restart and isolation each leave it o
           api: { host: n.ip, port: 8443, tls: { cert: join(pki.dir, `${n.name}.crt`), key: join(pki.dir, `${n.name}.key`), ca: join(pki.dir, 'ca.crt') } },
           dataplane: { driver: 'nftables', nftablesTable: 'shoal' },
           health: { enabled: false },
-          ownership: { mode: 'internal', reannounceIntervalMs: 2_000 },
+          ownership: { mode: 'internal', reannounceIntervalMs: 2_000, claimDelayMs: 3_000 },
           management: { vip: MGMT_VIP, port: 8443 },
           cluster: {
             enabled: true,
@@ -196,6 +196,16 @@ test('the VIP survives its owner: SIGKILL, restart and isolation each leave it o
     shoald.set(owner, restarted);
     await until(`${owner} ready again`, 15_000, () => Promise.resolve(restarted.stdout().includes('"shoald ready"')));
     const restartedAt = Date.now();
+    // From its first pass on, the restarted node drops the VIP its kernel kept (a survivor holds
+    // it now) and claims nothing until its claim delay is over: never two holders.
+    await new Promise((r) => setTimeout(r, 500));
+    let maxHolders = 0;
+    const watchUntil = Date.now() + 6_000;
+    while (Date.now() < watchUntil) {
+      maxHolders = Math.max(maxHolders, (await holders()).length);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(maxHolders, 1, 'the VIP was on two nodes at once after the restart');
     await until('all alive again', 30_000, () => allAlive(names, others[0] ?? 'o1'));
     const afterRestart = await until('exactly one holder after the restart', 15_000, async () => {
       await new Promise((r) => setTimeout(r, 500));

@@ -41,6 +41,15 @@ export interface OwnershipControllerInit {
   readonly logger: Logger;
   /** Every held VIP is announced again this often. @default 10000 (0 disables) */
   readonly reannounceIntervalMs?: number;
+  /**
+   * After start, claim nothing new for this long while other members are alive: they may not
+   * see us alive yet (a restarted member must first refute its old death), so they still hold
+   * the VIPs we would win, and claiming now puts a VIP on two nodes. Alone, claim at once.
+   * @default 5000
+   */
+  readonly claimDelayMs?: number;
+  /** @default Date.now */
+  readonly now?: () => number;
 }
 
 export interface HeldVip {
@@ -75,11 +84,17 @@ export const OWNERSHIP_DEFAULTS = {
   // keepalived refreshes GARPs only when configured to (garp_master_refresh); stale caches are
   // the common complaint, so Shoal refreshes by default, cheaply: a burst per VIP per period.
   reannounceIntervalMs: 10_000,
+  // Covers a LAN-profile refutation (a probe round plus gossip) with margin.
+  claimDelayMs: 5_000,
 } as const;
 
 export function createOwnershipController(init: OwnershipControllerInit): OwnershipController {
   const log = init.logger.child({ component: 'ownership' });
   const reannounceMs = init.reannounceIntervalMs ?? OWNERSHIP_DEFAULTS.reannounceIntervalMs;
+  const claimDelayMs = init.claimDelayMs ?? OWNERSHIP_DEFAULTS.claimDelayMs;
+  const now = init.now ?? Date.now;
+  let startedAt = 0;
+  let claimTimer: NodeJS.Timeout | null = null;
   const held = new Map<string, { ifname: string; since: Date; lastAnnouncedAt: Date | null }>();
   let running: Promise<void> | null = null;
   let queued = false;
@@ -109,7 +124,11 @@ export function createOwnershipController(init: OwnershipControllerInit): Owners
       adopted = true;
     }
     const inputs = init.inputs;
-    const want = new Set(vipsToHold({ self: init.self, vips: inputs.vips(), candidates: inputs.candidates(), quorum: inputs.quorum() }));
+    const others = inputs.candidates().filter((c) => c.name !== init.self).length;
+    const holdingBack = others > 0 && now() - startedAt < claimDelayMs;
+    // Holding back, a VIP left from a previous run is let go too: a survivor took it over while
+    // we were down, and keeping it as well would put it on two nodes until they see us alive.
+    const want = holdingBack ? new Set<string>() : new Set(vipsToHold({ self: init.self, vips: inputs.vips(), candidates: inputs.candidates(), quorum: inputs.quorum() }));
     for (const vip of [...held.keys()]) {
       if (want.has(vip)) continue;
       try {
@@ -166,7 +185,15 @@ export function createOwnershipController(init: OwnershipControllerInit): Owners
 
   const controller: OwnershipController = {
     start() {
+      startedAt = now();
       scheduleReannounce();
+      if (claimDelayMs > 0) {
+        claimTimer = setTimeout(() => {
+          claimTimer = null;
+          controller.trigger('claim delay over');
+        }, claimDelayMs + 10);
+        claimTimer.unref();
+      }
       // Announce what is kept from a previous run too: while we were down, others may have held it.
       controller.trigger('start', { announceAll: true });
     },
@@ -183,6 +210,7 @@ export function createOwnershipController(init: OwnershipControllerInit): Owners
     async releaseAll() {
       stopped = true;
       if (timer) clearTimeout(timer);
+      if (claimTimer) clearTimeout(claimTimer);
       await controller.settled();
       await Promise.all(
         [...held.keys()].map(async (vip) => {
@@ -199,6 +227,7 @@ export function createOwnershipController(init: OwnershipControllerInit): Owners
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
+      if (claimTimer) clearTimeout(claimTimer);
       await controller.settled();
     },
     status() {

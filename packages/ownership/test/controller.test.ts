@@ -27,6 +27,7 @@ function cluster(names: string[], opts: { vips?: string[]; leftovers?: Record<st
       addresses,
       announcer,
       reannounceIntervalMs: 0,
+      claimDelayMs: 0,
       inputs: {
         candidates: (): Candidate[] => (live.has(name) ? [...live].map((n) => ({ name: n, priority: 100, networks: ['10.0.0.0/24', 'fd00::/64'] })) : [{ name, priority: 100, networks: ['10.0.0.0/24', 'fd00::/64'] }]),
         quorum: () => ({ live: live.has(name) ? live.size : 1, clusterSize: names.length, quorum: 'majority' }),
@@ -122,4 +123,46 @@ test('VIPs a previous run left are adopted when still ours and released when not
   assert.deepEqual(a.addresses.ops, ['remove 10.0.0.99'], 'the kept VIP is not re-added');
   await a.controller.releaseAll();
   assert.deepEqual(a.controller.status().held, []);
+});
+
+test('a node just started claims nothing while others are alive, until the claim delay is over; alone it claims at once', async () => {
+  let clock = 1_000;
+  const live = ['a', 'b'];
+  const addresses = createMemoryVipAddresses();
+  const controller = createOwnershipController({
+    self: 'a',
+    logger,
+    addresses,
+    announcer: createMemoryAnnouncer(),
+    reannounceIntervalMs: 0,
+    claimDelayMs: 60_000,
+    now: () => clock,
+    inputs: {
+      candidates: () => live.map((n) => ({ name: n, priority: n === 'a' ? 200 : 100, networks: ['10.0.0.0/24'] })),
+      quorum: () => ({ live: live.length, clusterSize: 2, quorum: 'majority' }),
+      vips: () => ['10.0.0.10'],
+    },
+  });
+  controller.start();
+  await controller.settled();
+  assert.deepEqual(controller.status().held, [], 'b may still hold it: a waits');
+  clock += 60_001;
+  controller.trigger('later');
+  await controller.settled();
+  assert.deepEqual(controller.status().held.map((h) => h.vip), ['10.0.0.10']);
+  await controller.stop();
+
+  const alone = createOwnershipController({
+    self: 'a',
+    logger,
+    addresses: createMemoryVipAddresses(),
+    announcer: createMemoryAnnouncer(),
+    reannounceIntervalMs: 0,
+    claimDelayMs: 60_000,
+    inputs: { candidates: () => [{ name: 'a', priority: 100, networks: ['10.0.0.0/24'] }], quorum: () => ({ live: 1, clusterSize: 1, quorum: 'majority' }), vips: () => ['10.0.0.10'] },
+  });
+  alone.start();
+  await alone.settled();
+  assert.deepEqual(alone.status().held.map((h) => h.vip), ['10.0.0.10']);
+  await alone.stop();
 });

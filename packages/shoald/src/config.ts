@@ -168,8 +168,10 @@ export const ShoaldConfigSchema = z.strictObject({
       quorum: z.union([z.literal('majority'), z.int().min(1).max(1000)]).default('majority'),
       /** Announce every held VIP again this often (stale ARP caches); 0 disables. Default 10 s. */
       reannounceIntervalMs: z.int().min(0).max(3_600_000).default(10_000),
+      /** After start, claim no VIP for this long while other members are alive (they may still hold it). Default 5 s. */
+      claimDelayMs: z.int().min(0).max(600_000).default(5_000),
     })
-    .default({ mode: 'internal', priority: 100, networks: [], quorum: 'majority', reannounceIntervalMs: 10_000 }),
+    .default({ mode: 'internal', priority: 100, networks: [], quorum: 'majority', reannounceIntervalMs: 10_000, claimDelayMs: 5_000 }),
   health: z
     .strictObject({
       /** Probe backends as their instances' health checks say. Default true: a dead backend must stop getting traffic. */

@@ -67,6 +67,7 @@ export async function prepareOwnership(init: OwnershipInit): Promise<RunningOwne
     addresses,
     announcer: init.announcer,
     reannounceIntervalMs: oc.reannounceIntervalMs,
+    claimDelayMs: oc.claimDelayMs,
     inputs: {
       candidates,
       quorum: () => ({ live: candidates().length, clusterSize: cluster ? cluster.status().clusterSize : 1, quorum: oc.quorum }),
