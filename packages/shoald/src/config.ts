@@ -172,6 +172,23 @@ export const ShoaldConfigSchema = z.strictObject({
       claimDelayMs: z.int().min(0).max(600_000).default(5_000),
     })
     .default({ mode: 'internal', priority: 100, networks: [], quorum: 'majority', reannounceIntervalMs: 10_000, claimDelayMs: 5_000 }),
+  /** ownership.mode keepalived: where Shoal writes keepalived.conf and how it renders it. */
+  keepalived: z
+    .strictObject({
+      /** The file keepalived reads; written atomically after `keepalived -t` accepts it. Default /etc/keepalived/keepalived.conf, Debian's. */
+      configPath: z.string().min(1).default('/etc/keepalived/keepalived.conf'),
+      /** keepalived's pid file; the reload signal (SIGHUP) goes there. Default /run/keepalived.pid, keepalived's own. */
+      pidFile: z.string().min(1).default('/run/keepalived.pid'),
+      /** keepalived binary. Default: keepalived from PATH. */
+      bin: z.string().min(1).optional(),
+      /** Seconds between VRRP adverts; sub-second allowed (VRRPv3). Default 1, keepalived's. */
+      advertIntervalS: z.number().min(0.01).max(40.95).default(1),
+      /** Virtual router ids Shoal hands out, unique cluster-wide. Default 1..255, all of them. */
+      vridRange: z.strictObject({ min: z.int().min(1).max(255), max: z.int().min(1).max(255) }).default({ min: 1, max: 255 }),
+      /** VRRPv2 PASS authentication (forces VRRPv2: whole-second adverts, IPv4). Default none. */
+      authPassword: z.string().min(1).max(8).optional(),
+    })
+    .default({ configPath: '/etc/keepalived/keepalived.conf', pidFile: '/run/keepalived.pid', advertIntervalS: 1, vridRange: { min: 1, max: 255 } }),
   health: z
     .strictObject({
       /** Probe backends as their instances' health checks say. Default true: a dead backend must stop getting traffic. */

@@ -15,6 +15,8 @@ import { enableForwardingSysctls } from './sysctls.js';
 import { startCluster, type RunningCluster } from './cluster.js';
 import { prepareOwnership, type RunningOwnership } from './ownership.js';
 import { createManagementKeeper, parseApiAddress, type ApiEndpoint, type ManagementKeeper } from './management.js';
+import { startKeepalivedMode, type RunningKeepalivedMode } from './keepalived-mode.js';
+import { openRouteNetlink, type RouteNetlink } from '@shoal/netlink';
 import { createL2Announcer } from '@shoal/announce';
 import { ConfigError, type ShoaldConfig } from './config.js';
 
@@ -68,9 +70,17 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
   let cluster: RunningCluster | undefined;
   let ownership: RunningOwnership | undefined;
   let management: ManagementKeeper | undefined;
+  let keepalived: RunningKeepalivedMode | undefined;
+  let keepalivedRtnl: RouteNetlink | undefined;
+  let keepalivedMeta: Record<string, string> | undefined;
   try {
     if (config.ownership.mode === 'internal') {
       ownership = await prepareOwnership({ config, store, logger, announcer: createL2Announcer({ logger }) });
+    } else if (config.ownership.mode === 'keepalived') {
+      keepalivedRtnl = await openRouteNetlink().catch((err: unknown) => {
+        throw new ShoalError('E_CONFIG', `ownership.mode keepalived needs rtnetlink (root or CAP_NET_ADMIN): ${(err as Error).message}`, { cause: err });
+      });
+      keepalivedMeta = { prio: String(config.ownership.priority), nets: (await hostAddresses(keepalivedRtnl)).map((a) => a.cidr).join(',') };
     }
     const choice = await selectDataplane(config, logger);
     log.info({ dataplane: choice.dataplane?.kind ?? 'none', reason: choice.reason }, 'data plane selected');
@@ -131,7 +141,7 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
     const statusSections = (): Record<string, unknown> => ({
       dataplane: dataplaneStatus(),
       ...(cluster ? { cluster: cluster.status() } : {}),
-      ownership: ownership ? { mode: 'internal', ...ownership.controller.status() } : { mode: config.ownership.mode },
+      ownership: ownership ? { mode: 'internal', ...ownership.controller.status() } : keepalived ? keepalived.status() : { mode: config.ownership.mode },
     });
     const app = createApiApp(
       {
@@ -164,9 +174,22 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
       servers.push(slbCompat);
     }
     if (config.cluster.enabled) {
-      cluster = await startCluster({ config, store, logger, version: SHOALD_VERSION, tls, apiPort: api.address.port, ...(ownership ? { extraMeta: ownership.meta } : {}) });
+      const extraMeta = ownership?.meta ?? keepalivedMeta;
+      cluster = await startCluster({ config, store, logger, version: SHOALD_VERSION, tls, apiPort: api.address.port, ...(extraMeta ? { extraMeta } : {}) });
     }
     ownership?.start(cluster);
+    if (keepalivedRtnl) {
+      const rtnl = keepalivedRtnl;
+      const running = cluster;
+      keepalived = await startKeepalivedMode({
+        config,
+        store,
+        logger,
+        cluster: running,
+        localAddresses: () => hostAddresses(rtnl),
+        selfMember: () => ({ name: config.node.name, priority: config.ownership.priority, networks: (keepalivedMeta?.['nets'] ?? '').split(',').filter((n) => n !== ''), addresses: (keepalivedMeta?.['nets'] ?? '').split(',').filter((n) => n !== '') }),
+      });
+    }
     if (config.management.vip !== undefined) management = startManagementVip(config, store, logger, cluster, api.address.port);
     ready = true;
     log.info(
@@ -188,6 +211,7 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
         // Tell the cluster first: peers stop pushing to us, count us out of majorities and
         // elect new owners for our VIPs; then let go of the VIPs (a moment of overlap, not a gap).
         management?.stop();
+        await keepalived?.stop();
         await cluster?.leave();
         await ownership?.controller.releaseAll();
         const drained = Promise.all(servers.map((s) => s.close()));
@@ -200,6 +224,7 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
         // a graceful leave comes with the ownership release).
         await cluster?.stop();
         await ownership?.close();
+        await keepalivedRtnl?.close();
         await reconciler?.stop();
         await health.close();
         await store.close();
@@ -208,6 +233,8 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
     return { config, store, api, slbCompat, cluster, logger, stop };
   } catch (err) {
     management?.stop();
+    await keepalived?.stop();
+    await keepalivedRtnl?.close();
     await cluster?.stop();
     await ownership?.close();
     await Promise.all(servers.map((s) => s.close()));
@@ -247,4 +274,11 @@ function startManagementVip(config: ShoaldConfig, store: ClusterStore, logger: L
   if (cluster) for (const event of ['join', 'alive', 'dead', 'leave', 'update'] as const) cluster.swim.on(event, () => keeper.trigger('membership changed'));
   keeper.trigger('start');
   return keeper;
+}
+
+/** This host's non-loopback addresses with prefix (not host routes, not link-local). */
+async function hostAddresses(rtnl: RouteNetlink): Promise<{ cidr: string; ifname: string }[]> {
+  return (await rtnl.listAddresses())
+    .filter((a) => a.ifname !== 'lo' && a.prefixLength !== (a.family === 6 ? 128 : 32) && !(a.family === 6 && a.address.toLowerCase().startsWith('fe80:')))
+    .map((a) => ({ cidr: a.cidr, ifname: a.ifname }));
 }

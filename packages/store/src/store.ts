@@ -129,6 +129,15 @@ export interface ClusterStore {
   replacePool(name: string, spec: PoolSpec, opts?: WriteOptions): Promise<Pool>;
   deletePool(name: string, opts?: WriteOptions): Promise<Pool>;
 
+  /**
+   * VRRP virtual router ids by VIP (keepalived mode). Concurrent writes of one VIP's id are
+   * last-writer-wins; two VIPs given one id on two nodes are separated by
+   * @shoal/keepalived's planVirtualRouterIds, whose result the keeper writes back here.
+   */
+  listVrids(): ReadonlyMap<string, number>;
+  /** Sets (number) or clears (null) ids, in one transaction. */
+  setVrids(changes: Readonly<Record<string, number | null>>): Promise<void>;
+
   // The replication surface (Yjs sync protocol speaks these).
   encodeStateVector(): Uint8Array;
   encodeStateAsUpdate(remoteStateVector?: Uint8Array): Uint8Array;
@@ -251,6 +260,11 @@ class YjsClusterStore implements ClusterStore {
    * replication relies on to acknowledge writes (see localClock).
    */
   private readonly poolDeletions = this.doc.getMap<unknown>('poolDeletions');
+  /**
+   * VIP -> VRRP virtual router id (keepalived mode). A cleared id is set to 0 rather than
+   * deleted, so the write, like every write, adds a struct (see localClock).
+   */
+  private readonly vrids = this.doc.getMap<unknown>('vrids');
   private readonly cache = new Map<string, Instance>();
   private readonly byName = new Map<string, Set<string>>();
   private readonly byVip = new Map<string, Set<string>>();
@@ -691,6 +705,25 @@ class YjsClusterStore implements ClusterStore {
       this.poolDeletions.set(name, this.now().toISOString());
     });
     return existing;
+  }
+
+  // ---- VRRP ids -----------------------------------------------------------------------
+
+  listVrids(): ReadonlyMap<string, number> {
+    const out = new Map<string, number>();
+    for (const [vip, v] of this.vrids.entries()) if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 255) out.set(vip, v);
+    return out;
+  }
+
+  async setVrids(changes: Readonly<Record<string, number | null>>): Promise<void> {
+    const entries = Object.entries(changes);
+    for (const [vip, id] of entries) {
+      if (id !== null && (!Number.isInteger(id) || id < 1 || id > 255)) throw new ValidationError([{ path: `vrids.${vip}`, message: 'must be 1..255 or null' }]);
+    }
+    if (entries.length === 0) return;
+    await this.commit(() => {
+      for (const [vip, id] of entries) this.vrids.set(vip, id ?? 0);
+    });
   }
 
   // ---- replication surface ------------------------------------------------------------
