@@ -1,0 +1,116 @@
+/**
+ * ownership.mode keepalived for real: three shoald nodes in namespaces render keepalived.conf
+ * from the replicated state; real keepalived processes (one per node namespace) elect. An
+ * instance created through one node's API comes up on exactly one node; the master's crash
+ * (keepalived SIGKILLed, link down) moves the VIP; shoald reports the holder from netlink.
+ * Needs root, keepalived and curl; skips saying why otherwise.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
+import { spawnKeepalived, type KeepalivedProcess } from '@shoal/keepalived';
+import { createNetnsLab, labSkipReason, type NetnsLab, type NetnsProcess } from '@shoal/testkit';
+import { CERTS_SCRIPT, SHOALD_BIN, makePki, tempDir } from './harness.js';
+import { GOSSIP_KEY, until } from './cluster-harness.js';
+
+const execFileAsync = promisify(execFile);
+const skip = labSkipReason(['keepalived', 'curl', 'nft']);
+const VIP = '10.220.0.50';
+const NODES = [1, 2, 3].map((i) => ({ name: `k${i}`, ip: `10.220.0.1${i}` }));
+
+test('keepalived mode: shoald renders, keepalived elects, a crashed master hands the VIP over and shoald reports the holder', { skip: skip ?? false, timeout: 180_000 }, async () => {
+  const lab: NetnsLab = createNetnsLab(`shm-${process.pid}-`);
+  const root = await tempDir('kamode');
+  const shoald = new Map<string, NetnsProcess>();
+  const keepalived = new Map<string, KeepalivedProcess>();
+  try {
+    const pki = await makePki(root.path);
+    const sw = await lab.addNamespace('sw');
+    await lab.bridge(sw, 'br0');
+    for (const n of NODES) {
+      const ns = await lab.addNamespace(n.name);
+      await lab.veth(ns, 'eth0', sw, `${n.name}p`);
+      await lab.attach(sw, `${n.name}p`, 'br0');
+      await lab.address(ns, 'eth0', `${n.ip}/24`);
+      await execFileAsync('bash', [CERTS_SCRIPT, 'node', '--dir', pki.dir, '--name', n.name, '--ip', n.ip]);
+      const config = join(root.path, `${n.name}.yaml`);
+      await writeFile(
+        config,
+        stringify({
+          node: { name: n.name },
+          dataDir: join(root.path, `data-${n.name}`),
+          api: { host: n.ip, port: 8443, tls: { cert: join(pki.dir, `${n.name}.crt`), key: join(pki.dir, `${n.name}.key`), ca: join(pki.dir, 'ca.crt') } },
+          dataplane: { driver: 'none' },
+          health: { enabled: false },
+          ownership: { mode: 'keepalived' },
+          keepalived: { configPath: join(root.path, `${n.name}-keepalived.conf`), pidFile: join(root.path, `${n.name}-keepalived.pid`), advertIntervalS: 0.1 },
+          cluster: { enabled: true, bind: { host: n.ip, port: 7946 }, seeds: [`${NODES[0]?.ip ?? ''}:7946`], keys: [GOSSIP_KEY], profile: 'local', antiEntropyIntervalMs: 1000 },
+        }),
+      );
+      const p = lab.spawn(ns, 'node', [SHOALD_BIN, '--config', config]);
+      shoald.set(n.name, p);
+      await until(`${n.name} ready`, 15_000, () => Promise.resolve(p.stdout().includes('"shoald ready"')));
+    }
+    const nsOf = (name: string): string => lab.name(name);
+    const ipOf = (name: string): string => NODES.find((n) => n.name === name)?.ip ?? assert.fail(name);
+    const api = async (node: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> => {
+      const args = ['-sS', '-X', method, '--max-time', '5', '--cacert', join(pki.dir, 'ca.crt'), '--cert', join(pki.dir, 'admin.crt'), '--key', join(pki.dir, 'admin.key'), '-w', '\n%{http_code}', '-H', 'content-type: application/json'];
+      if (body !== undefined) args.push('-d', JSON.stringify(body));
+      args.push(`https://${ipOf(node)}:8443${path}`);
+      const r = await lab.exec(nsOf(node), 'curl', args, { allowFailure: true });
+      const cut = r.stdout.lastIndexOf('\n');
+      const text = r.stdout.slice(0, cut);
+      return { status: Number(r.stdout.slice(cut + 1)), json: text === '' ? undefined : (JSON.parse(text) as unknown) };
+    };
+    const holders = async (among = NODES.map((n) => n.name)): Promise<string[]> => {
+      const out: string[] = [];
+      for (const name of among) if ((await lab.exec(nsOf(name), 'ip', ['-4', 'addr', 'show', 'dev', 'eth0'])).stdout.includes(`${VIP}/32`)) out.push(name);
+      return out;
+    };
+    const names = NODES.map((n) => n.name);
+    await until('three members alive', 30_000, async () => {
+      const r = await api('k1', 'GET', '/v1/members');
+      return r.status === 200 && (r.json.items as { state: string }[]).filter((m) => m.state === 'alive').length === 3;
+    });
+    // keepalived as its own service, one per node, reading the file shoald writes.
+    for (const n of NODES) {
+      const k = spawnKeepalived({ configPath: join(root.path, `${n.name}-keepalived.conf`), pidFile: join(root.path, `${n.name}-keepalived.pid`), vrrpPidFile: join(root.path, `${n.name}-vrrp.pid`), netns: nsOf(n.name) });
+      keepalived.set(n.name, k);
+    }
+    await until('keepalived running everywhere', 10_000, () => Promise.resolve([...keepalived.values()].every((k) => k.running())));
+
+    const created = await api('k2', 'POST', '/v1/instances', { name: 'web', vip: VIP, ports: [{ port: 80 }], backends: [{ ip: '10.220.0.99', port: 8080 }] });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    const [master] = await until('the VIP on exactly one node', 20_000, async () => {
+      const h = await holders();
+      return h.length === 1 ? h : false;
+    });
+    assert.ok(master !== undefined);
+    // Every node rendered the same VRID for it, and the id is in the replicated state.
+    const conf = await Promise.all(NODES.map(async (n) => (await execFileAsync('cat', [join(root.path, `${n.name}-keepalived.conf`)])).stdout));
+    const vrids = conf.map((c) => /virtual_router_id (\d+)/.exec(c)?.[1]);
+    assert.equal(new Set(vrids).size, 1, `vrids ${vrids.join(',')}`);
+    await until('the master reports itself as holder', 10_000, async () => ((await api(master, 'GET', '/v1/status')).json.ownership.held as string[]).includes(VIP));
+
+    // Crash the master: keepalived killed, its link down. Another node takes the VIP.
+    await keepalived.get(master)?.stop('SIGKILL');
+    await lab.ip(sw, ['link', 'set', `${master}p`, 'down']);
+    const rest = names.filter((n) => n !== master);
+    const [next] = await until('the VIP moves to one surviving node', 10_000, async () => {
+      const h = await holders(rest);
+      return h.length === 1 ? h : false;
+    });
+    assert.ok(next !== undefined);
+    await until('the new holder reports it', 10_000, async () => ((await api(next, 'GET', '/v1/status')).json.ownership.held as string[]).includes(VIP));
+  } finally {
+    for (const k of keepalived.values()) if (k.running()) await k.stop('SIGTERM');
+    for (const p of shoald.values()) await p.stop();
+    const problems = await lab.cleanup();
+    await root.remove();
+    assert.deepEqual(problems, []);
+  }
+});
