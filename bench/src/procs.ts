@@ -36,6 +36,10 @@ export interface NodeChildInit {
   readonly stdoutPath: string;
   readonly stderrPath: string;
   readonly cwd?: string;
+  /** Run inside this named network namespace (`ip netns exec` execs the node binary, so the pid is node's). */
+  readonly netns?: string;
+  /** Append to stdoutPath/stderrPath instead of truncating: a restarted process keeps one log. */
+  readonly append?: boolean;
 }
 
 /**
@@ -59,11 +63,14 @@ export async function freePort(host: string): Promise<number> {
 }
 
 export function startNodeChild(init: NodeChildInit): NodeChild {
-  const out = openSync(init.stdoutPath, 'w');
-  const err = openSync(init.stderrPath, 'w');
+  const flags = init.append === true ? 'a' : 'w';
+  const out = openSync(init.stdoutPath, flags);
+  const err = openSync(init.stderrPath, flags);
+  const argv = [...(init.execArgv ?? []), init.script, ...(init.args ?? [])];
+  const [cmd, args] = init.netns === undefined ? [process.execPath, argv] : ['ip', ['netns', 'exec', init.netns, process.execPath, ...argv]];
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, [...(init.execArgv ?? []), init.script, ...(init.args ?? [])], {
+    child = spawn(cmd, args, {
       stdio: ['ignore', out, err],
       ...(init.cwd === undefined ? {} : { cwd: init.cwd }),
     });

@@ -9,3 +9,7 @@ export const RESULTS_FILE: string = fileURLToPath(new URL('../results/latest.jso
 export const STORE_LOAD_CHILD: string = fileURLToPath(new URL('./store-load-child.js', import.meta.url));
 /** The compiled SWIM member that swim-bench runs, one per process. */
 export const SWIM_NODE: string = fileURLToPath(new URL('./swim-node.js', import.meta.url));
+/** The compiled client loop that failover-bench runs in the client namespace. */
+export const VIP_CLIENT: string = fileURLToPath(new URL('./vip-client.js', import.meta.url));
+/** shoald and keepalived logs of the last failover run, kept for reading after the work dir is gone. */
+export const FAILOVER_LOG_DIR: string = fileURLToPath(new URL('../results/failover-logs/', import.meta.url));

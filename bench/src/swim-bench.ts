@@ -531,7 +531,7 @@ class SwimCluster {
   }
 }
 
-function distribution(values: readonly number[]): Distribution {
+export function distribution(values: readonly number[]): Distribution {
   const sorted = Float64Array.from(values).sort();
   return {
     count: sorted.length,

@@ -83,7 +83,7 @@ test('three members with the local profile on real sockets join and converge', a
     assert.equal(nodes[0]?.port, nodes[0]?.tapped.transport.port);
     assert.equal(await nodes[1]?.swim.join([`127.0.0.1:${nodes[0]?.port}`]), 1);
     assert.equal(await nodes[2]?.swim.join([`127.0.0.1:${nodes[1]?.port}`]), 1);
-    await eventually(() => allAlive(nodes), 5000, 'convergence');
+    await eventually(() => allAlive(nodes), 15_000, 'convergence');
     for (const n of nodes) {
       assert.deepEqual(n.events.filter((e) => e.event === 'join').map((e) => e.member).sort(), nodes.map((x) => x.swim.name).filter((x) => x !== n.swim.name));
       assert.deepEqual(n.events.filter((e) => e.event === 'dead'), []);
@@ -98,7 +98,7 @@ test('a member that stops without leaving is declared dead by the others on real
   try {
     await nodes[1]?.swim.join([`127.0.0.1:${nodes[0]?.port}`]);
     await nodes[2]?.swim.join([`127.0.0.1:${nodes[0]?.port}`]);
-    await eventually(() => allAlive(nodes), 5000, 'convergence');
+    await eventually(() => allAlive(nodes), 15_000, 'convergence');
     const [a, b, c] = nodes as [RealNode, RealNode, RealNode];
     await c.swim.shutdown();
     // Each survivor probes it within two rounds; then the suspicion runs at most the Lifeguard maximum.
@@ -110,7 +110,7 @@ test('a member that stops without leaving is declared dead by the others on real
       assert.equal(aboutC.at(-2), 'suspect', `suspected before declared dead: ${aboutC.join(',')}`);
     }
     // The survivors never declared each other dead (a CI hiccup may cost a refuted suspicion, no more).
-    await eventually(() => a.swim.member('b')?.state === 'alive' && b.swim.member('a')?.state === 'alive', 5000, 'survivors alive to each other');
+    await eventually(() => a.swim.member('b')?.state === 'alive' && b.swim.member('a')?.state === 'alive', 15_000, 'survivors alive to each other');
     assert.deepEqual([...a.events, ...b.events].filter((e) => e.event === 'dead' && e.member !== 'c'), []);
   } finally {
     for (const n of nodes) await n.swim.shutdown();
@@ -141,7 +141,7 @@ test('garbage, truncated, replayed, oversized and wrongly keyed input on UDP and
   const b = await startNode('b');
   try {
     await b.swim.join([`127.0.0.1:${a.port}`]);
-    await eventually(() => allAlive([a, b]) && a.tapped.packets.length > 0, 5000, 'convergence and some traffic');
+    await eventually(() => allAlive([a, b]) && a.tapped.packets.length > 0, 15_000, 'convergence and some traffic');
     const wrongKey = new Keyring(new Uint8Array(32).fill(0xee));
     const membership = () => a.swim.members().map((m) => `${m.name}:${m.state}`);
     const before = membership();
@@ -150,7 +150,7 @@ test('garbage, truncated, replayed, oversized and wrongly keyed input on UDP and
     const expectDrop = async (what: string, reason: keyof SwimStats['dropped'], send: () => Promise<unknown>) => {
       const was = a.swim.stats().dropped[reason] ?? 0;
       await send();
-      await eventually(() => (a.swim.stats().dropped[reason] ?? 0) > was, 3000, `${what} counted as ${reason}`);
+      await eventually(() => (a.swim.stats().dropped[reason] ?? 0) > was, 10_000, `${what} counted as ${reason}`);
     };
 
     // UDP
@@ -163,7 +163,7 @@ test('garbage, truncated, replayed, oversized and wrongly keyed input on UDP and
     await expectDrop('an oversized packet', 'tooLarge', () => sendUdp(target, randomBytes(config.udpBufferSize + 100)));
 
     // TCP
-    await eventually(() => a.tapped.inboundStreams.some((s) => s.length > 0), 3000, 'an inbound push-pull to replay');
+    await eventually(() => a.tapped.inboundStreams.some((s) => s.length > 0), 10_000, 'an inbound push-pull to replay');
     const pushPull = Buffer.concat(a.tapped.inboundStreams.find((s) => s.length > 0) ?? []);
     let hungUp: string[] = [];
     const tcp = async (data: Uint8Array) => { hungUp.push(await sendTcp(target, data)); };
@@ -179,13 +179,13 @@ test('garbage, truncated, replayed, oversized and wrongly keyed input on UDP and
     assert.deepEqual(hungUp, ['closed by member']);
 
     // Membership did not move (a loaded CI host may cost a refuted suspicion, never a death) and the member still serves.
-    await eventually(() => JSON.stringify(membership()) === JSON.stringify(before), 5000, 'membership as before');
+    await eventually(() => JSON.stringify(membership()) === JSON.stringify(before), 15_000, 'membership as before');
     assert.deepEqual([...a.events, ...b.events].filter((e) => e.event === 'dead' || e.event === 'leave'), []);
     assert.ok(drops(a.swim.stats()) >= 11);
     const c = await startNode('c');
     try {
       assert.equal(await c.swim.join([`127.0.0.1:${a.port}`]), 1);
-      await eventually(() => allAlive([a, b, c]), 5000, 'a newcomer converges through the attacked member');
+      await eventually(() => allAlive([a, b, c]), 15_000, 'a newcomer converges through the attacked member');
     } finally {
       await c.swim.shutdown();
     }
