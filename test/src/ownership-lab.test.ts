@@ -225,6 +225,13 @@ test('the VIP survives its owner: SIGKILL, restart and isolation each leave it o
       }`,
     });
     const isolatedAt = Date.now();
+    if (process.env['SHOAL_LAB_DEBUG'] !== undefined) {
+      for (let i = 0; i < 8; i++) {
+        const g = (await api(isolated, 'GET', '/v1/status')).json?.cluster?.gossip as { packetsReceived: number; bytesReceived: number } | undefined;
+        console.log('isolated gossip', Date.now() - isolatedAt, g?.packetsReceived, g?.bytesReceived, JSON.stringify((await api(isolated, 'GET', '/v1/members')).json?.items?.map((m: { name: string; state: string; incarnation: number }) => `${m.name}:${m.state}:${m.incarnation}`)));
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    }
     await until('the isolated node releases the VIP', 20_000, async () => (await holders([isolated])).length === 0);
     const rest = names.filter((n) => n !== isolated);
     await until('one of the others holds it', 20_000, async () => (await holders(rest)).length === 1);
