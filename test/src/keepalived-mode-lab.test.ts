@@ -8,11 +8,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { spawnKeepalived, type KeepalivedProcess } from '@shoal/keepalived';
+import { DEFAULT_TEMPLATE_PATH, spawnKeepalived, type KeepalivedProcess } from '@shoal/keepalived';
 import { createNetnsLab, labSkipReason, type NetnsLab, type NetnsProcess } from '@shoal/testkit';
 import { CERTS_SCRIPT, SHOALD_BIN, makePki, tempDir } from './harness.js';
 import { GOSSIP_KEY, until } from './cluster-harness.js';
@@ -21,6 +21,22 @@ const execFileAsync = promisify(execFile);
 const skip = labSkipReason(['keepalived', 'curl', 'nft']);
 const VIP = '10.220.0.50';
 const NODES = [1, 2, 3].map((i) => ({ name: `k${i}`, ip: `10.220.0.1${i}` }));
+const BACKENDS = [1, 2, 3].map((i) => ({ name: `kb${i}`, ip: `10.220.0.2${i}` }));
+const SERVER = `require('http').createServer((q, s) => s.end(process.argv[1] + '\\n')).listen(8080, '0.0.0.0', () => console.log('ready'));`;
+/** One line per request: {t, ok, who}; a request gets 300 ms. */
+const LOOP = `
+const http = require('http');
+const one = () => new Promise((resolve) => {
+  const t = Date.now();
+  const req = http.get(process.argv[1], { agent: false, timeout: 300 }, (res) => {
+    let body = ''; res.on('data', (c) => (body += c));
+    res.on('end', () => { console.log(JSON.stringify({ t, ok: true, who: body.trim() })); resolve(); });
+  });
+  req.on('timeout', () => req.destroy(new Error('timeout')));
+  req.on('error', () => { console.log(JSON.stringify({ t, ok: false })); resolve(); });
+});
+(async () => { for (;;) { await one(); await new Promise((r) => setTimeout(r, 20)); } })();
+`;
 
 test('keepalived mode: shoald renders, keepalived elects, a crashed master hands the VIP over and shoald reports the holder', { skip: skip ?? false, timeout: 180_000 }, async () => {
   const lab: NetnsLab = createNetnsLab(`shm-${process.pid}-`);
@@ -31,11 +47,24 @@ test('keepalived mode: shoald renders, keepalived elects, a crashed master hands
     const pki = await makePki(root.path);
     const sw = await lab.addNamespace('sw');
     await lab.bridge(sw, 'br0');
+    await lab.exec(sw, 'sysctl', ['-qw', 'net.bridge.bridge-nf-call-iptables=0'], { allowFailure: true });
+    const attach = async (short: string, ip: string): Promise<string> => {
+      const ns = await lab.addNamespace(short);
+      await lab.veth(ns, 'eth0', sw, `${short}p`);
+      await lab.attach(sw, `${short}p`, 'br0');
+      await lab.address(ns, 'eth0', `${ip}/24`);
+      return ns;
+    };
+    for (const b of BACKENDS) {
+      const p = lab.spawn(await attach(b.name, b.ip), 'node', ['-e', SERVER, b.name]);
+      await until(`${b.name} listening`, 10_000, () => Promise.resolve(p.stdout().includes('ready')));
+    }
+    const client = await attach('cl', '10.220.0.100');
+    // An operator's template: Shoal's own with a marker line, to show an override is used.
+    const template = join(root.path, 'operator.conf.hbs');
+    await writeFile(template, '# rendered from the operator template\n' + (await readFile(DEFAULT_TEMPLATE_PATH, 'utf8')));
     for (const n of NODES) {
-      const ns = await lab.addNamespace(n.name);
-      await lab.veth(ns, 'eth0', sw, `${n.name}p`);
-      await lab.attach(sw, `${n.name}p`, 'br0');
-      await lab.address(ns, 'eth0', `${n.ip}/24`);
+      const ns = await attach(n.name, n.ip);
       await execFileAsync('bash', [CERTS_SCRIPT, 'node', '--dir', pki.dir, '--name', n.name, '--ip', n.ip]);
       const config = join(root.path, `${n.name}.yaml`);
       await writeFile(
@@ -44,10 +73,10 @@ test('keepalived mode: shoald renders, keepalived elects, a crashed master hands
           node: { name: n.name },
           dataDir: join(root.path, `data-${n.name}`),
           api: { host: n.ip, port: 8443, tls: { cert: join(pki.dir, `${n.name}.crt`), key: join(pki.dir, `${n.name}.key`), ca: join(pki.dir, 'ca.crt') } },
-          dataplane: { driver: 'none' },
+          dataplane: { driver: 'nftables', nftablesTable: 'shoal' },
           health: { enabled: false },
           ownership: { mode: 'keepalived' },
-          keepalived: { configPath: join(root.path, `${n.name}-keepalived.conf`), pidFile: join(root.path, `${n.name}-keepalived.pid`), advertIntervalS: 0.1 },
+          keepalived: { configPath: join(root.path, `${n.name}-keepalived.conf`), pidFile: join(root.path, `${n.name}-keepalived.pid`), advertIntervalS: 0.1, template },
           cluster: { enabled: true, bind: { host: n.ip, port: 7946 }, seeds: [`${NODES[0]?.ip ?? ''}:7946`], keys: [GOSSIP_KEY], profile: 'local', antiEntropyIntervalMs: 1000 },
         }),
       );
@@ -83,7 +112,7 @@ test('keepalived mode: shoald renders, keepalived elects, a crashed master hands
     }
     await until('keepalived running everywhere', 10_000, () => Promise.resolve([...keepalived.values()].every((k) => k.running())));
 
-    const created = await api('k2', 'POST', '/v1/instances', { name: 'web', vip: VIP, ports: [{ port: 80 }], backends: [{ ip: '10.220.0.99', port: 8080 }] });
+    const created = await api('k2', 'POST', '/v1/instances', { name: 'web', vip: VIP, ports: [{ port: 80 }], backends: BACKENDS.map((b) => ({ ip: b.ip, port: 8080 })) });
     assert.equal(created.status, 201, JSON.stringify(created.json));
     const [master] = await until('the VIP on exactly one node', 20_000, async () => {
       const h = await holders();
@@ -94,9 +123,23 @@ test('keepalived mode: shoald renders, keepalived elects, a crashed master hands
     const conf = await Promise.all(NODES.map(async (n) => (await execFileAsync('cat', [join(root.path, `${n.name}-keepalived.conf`)])).stdout));
     const vrids = conf.map((c) => /virtual_router_id (\d+)/.exec(c)?.[1]);
     assert.equal(new Set(vrids).size, 1, `vrids ${vrids.join(',')}`);
-    await until('the master reports itself as holder', 10_000, async () => ((await api(master, 'GET', '/v1/status')).json.ownership.held as string[]).includes(VIP));
+    for (const c of conf) assert.match(c, /^# rendered from the operator template/, 'the operator template is used');
+    const loop = lab.spawn(client, 'node', ['-e', LOOP, `http://${VIP}/`]);
+    const answered = (): { t: number; ok: boolean; who?: string }[] =>
+      loop
+        .stdout()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { t: number; ok: boolean; who?: string });
+    await until('traffic through the VIP from all three backends', 15_000, () => Promise.resolve(new Set(answered().filter((x) => x.ok).map((x) => x.who)).size === 3));
+    await until('the master reports itself as holder', 10_000, async () => {
+      const st = await api(master, 'GET', '/v1/status');
+      if (process.env['SHOAL_LAB_DEBUG'] !== undefined) console.log(master, st.status, JSON.stringify(st.json?.ownership));
+      return (st.json.ownership.held as string[]).includes(VIP);
+    });
 
     // Crash the master: keepalived killed, its link down. Another node takes the VIP.
+    const crashedAt = Date.now();
     await keepalived.get(master)?.stop('SIGKILL');
     await lab.ip(sw, ['link', 'set', `${master}p`, 'down']);
     const rest = names.filter((n) => n !== master);
@@ -106,6 +149,10 @@ test('keepalived mode: shoald renders, keepalived elects, a crashed master hands
     });
     assert.ok(next !== undefined);
     await until('the new holder reports it', 10_000, async () => ((await api(next, 'GET', '/v1/status')).json.ownership.held as string[]).includes(VIP));
+    await until("the client's loop is answered through the new holder", 10_000, () => Promise.resolve(answered().some((x) => x.ok && x.t > crashedAt + 100)));
+    const firstAfter = answered().find((x) => x.ok && x.t > crashedAt);
+    console.log(`keepalived mode: ${master} crashed, ${next} took the VIP; first answer ${(firstAfter?.t ?? 0) - crashedAt} ms after the crash`);
+    await loop.stop();
   } finally {
     for (const k of keepalived.values()) if (k.running()) await k.stop('SIGTERM');
     for (const p of shoald.values()) await p.stop();

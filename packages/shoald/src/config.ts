@@ -187,6 +187,8 @@ export const ShoaldConfigSchema = z.strictObject({
       vridRange: z.strictObject({ min: z.int().min(1).max(255), max: z.int().min(1).max(255) }).default({ min: 1, max: 255 }),
       /** VRRPv2 PASS authentication (forces VRRPv2: whole-second adverts, IPv4). Default none. */
       authPassword: z.string().min(1).max(8).optional(),
+      /** An operator's Handlebars template instead of deploy/keepalived/keepalived.conf.hbs (relative to the config file). Default: Shoal's. */
+      template: z.string().min(1).optional(),
     })
     .default({ configPath: '/etc/keepalived/keepalived.conf', pidFile: '/run/keepalived.pid', advertIntervalS: 1, vridRange: { min: 1, max: 255 } }),
   health: z
@@ -246,6 +248,7 @@ export function parseConfig(raw: unknown, baseDir: string): ShoaldConfig {
     dataDir: abs(cfg.dataDir),
     api: { ...cfg.api, tls: { cert: abs(cfg.api.tls.cert), key: abs(cfg.api.tls.key), ca: abs(cfg.api.tls.ca) } },
     cluster: cfg.cluster.keyFile === undefined ? cfg.cluster : { ...cfg.cluster, keyFile: abs(cfg.cluster.keyFile) },
+    keepalived: { ...cfg.keepalived, configPath: abs(cfg.keepalived.configPath), pidFile: abs(cfg.keepalived.pidFile), ...(cfg.keepalived.template === undefined ? {} : { template: abs(cfg.keepalived.template) }) },
   };
 }
 

@@ -14,8 +14,9 @@
  *  - virtual router ids from the replicated state, made unique by planVirtualRouterIds; the
  *    keeper node writes reassignments back so every stored id ends up distinct and stable.
  */
+import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { formatIp, ipFamilyOf, parseCidr, parseIp, rangeContains, type Instance } from '@shoal/model';
+import { ShoalError, formatIp, ipFamilyOf, parseCidr, parseIp, rangeContains, type Instance } from '@shoal/model';
 import type { ClusterStore } from '@shoal/store';
 import { rankCandidates, type Candidate } from '@shoal/ownership';
 import {
@@ -131,6 +132,8 @@ function assertNever(vip: string): never {
   throw new Error(`not an IP address: ${vip}`);
 }
 
+const PRESENCE_RESYNC_MS = 2_000;
+
 export interface RunningKeepalivedMode {
   trigger(reason: string): void;
   status(): Record<string, unknown>;
@@ -149,6 +152,15 @@ export async function startKeepalivedMode(init: {
   const { config, store, cluster } = init;
   const kc = config.keepalived;
   const log = init.logger.child({ component: 'keepalived-mode' });
+  let template: string | undefined;
+  if (kc.template !== undefined) {
+    try {
+      template = await readFile(kc.template, 'utf8');
+      renderKeepalivedConfig({ node: { name: config.node.name, routerId: config.node.name }, advertIntervalS: kc.advertIntervalS, garp: { masterDelayS: 1, masterRepeat: 3, masterRefreshS: 60 }, instances: [] }, template);
+    } catch (err) {
+      throw new ShoalError('E_CONFIG', `keepalived.template: ${kc.template}: ${(err as Error).message}`, { cause: err });
+    }
+  }
   const driver = createKeepalivedDriver({ configPath: kc.configPath, logger: init.logger, pidFile: kc.pidFile, ...(kc.bin === undefined ? {} : { keepalivedBin: kc.bin }) });
   let lastResult = 'none';
   let lastError: string | null = null;
@@ -190,7 +202,7 @@ export async function startKeepalivedMode(init: {
       await store.setVrids(result.vridWrites);
       log.info({ vrids: result.vridWrites }, 'virtual router ids stored');
     }
-    lastResult = await driver.apply(renderKeepalivedConfig(result.input));
+    lastResult = await driver.apply(renderKeepalivedConfig(result.input, template));
     lastError = null;
     if (lastResult !== 'unchanged') log.info({ result: lastResult, instances: result.input.instances.length, path: kc.configPath }, 'keepalived config applied');
   };
@@ -233,6 +245,12 @@ export async function startKeepalivedMode(init: {
   if (cluster) for (const event of ['join', 'leave', 'update'] as const) cluster.swim.on(event, () => run());
   const timer = setInterval(run, 30_000);
   timer.unref();
+  // A listing every few seconds backs up the address events (a netlink overflow drops them;
+  // keepalived changes addresses behind our back): one RTM_GETADDR dump, cheap.
+  const presenceTimer = setInterval(() => {
+    presence.resync().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'cannot list addresses'));
+  }, PRESENCE_RESYNC_MS);
+  presenceTimer.unref();
   run();
 
   return {
@@ -241,6 +259,7 @@ export async function startKeepalivedMode(init: {
     async stop() {
       stopped = true;
       clearInterval(timer);
+      clearInterval(presenceTimer);
       await presence.close();
     },
   };
