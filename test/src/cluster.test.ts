@@ -51,6 +51,7 @@ test('three shoald nodes: writes anywhere reach everyone, conflicts resolve alik
     nodes = await startLoopbackCluster({ pki, root: tmp.path, size: 3 });
     const [n1, n2, n3] = nodes as [ClusterNode, ClusterNode, ClusterNode];
     await until('three members alive on every node', 20_000, () => allAlive(nodes, ['node1', 'node2', 'node3']));
+    for (const m of await n1.client.members()) assert.ok(m.sinceMs >= 0 && m.sinceMs < 120_000, `${m.name} in its state for ${m.sinceMs} ms`);
 
     // Writes on any node appear on all; the answer comes once a majority holds the write.
     for (const [i, n] of nodes.entries()) await n.client.createInstance(spec(`web${i + 1}`, `192.0.2.${i + 1}`) as never);

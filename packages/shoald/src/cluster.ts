@@ -15,7 +15,7 @@ import { ShoalError, type WriteConcern } from '@shoal/model';
 import type { ClusterSurface, MemberView } from '@shoal/api';
 import type { ClusterStore } from '@shoal/store';
 import { createHttpsPeerLink, createReplicator, type PeerDirectory, type ReplicaPeer, type Replicator, type ReplicationStatus } from '@shoal/replication';
-import { Keyring, createSwim, createUdpTcpTransport, swimConfig, type Member, type Swim, type SwimStats } from '@shoal/swim';
+import { Keyring, createSwim, createUdpTcpTransport, swimConfig, systemClock, type Member, type Swim, type SwimStats } from '@shoal/swim';
 import { ConfigError, type ShoaldConfig } from './config.js';
 
 /** Metadata keys shoald itself gossips (operators' `cluster.meta` may not use them). */
@@ -248,7 +248,8 @@ export async function startCluster(init: ClusterInit): Promise<RunningCluster> {
     incarnation: m.incarnation,
     meta: m.meta,
     self: m.name === config.node.name,
-    sinceMs: Math.max(0, Math.round(Date.now() - m.stateChangedAtMs)),
+    // SWIM keeps time on its clock (systemClock: performance.now()), not the wall clock.
+    sinceMs: Math.max(0, Math.round(systemClock.now() - m.stateChangedAtMs)),
   });
 
   const surface: ClusterSurface = {
