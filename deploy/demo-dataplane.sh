@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 DEMO="$ROOT/.shoal-demo/dataplane"
-P="shoal-demo-$$-"
+P="shdemo-$$-dp-"   # every namespace this act creates starts with this
 CERTS="$ROOT/.shoal-demo/certs"
 VIP=10.210.1.10
 
