@@ -187,6 +187,7 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
         logger,
         cluster: running,
         localAddresses: () => hostAddresses(rtnl),
+        allLocalAddresses: async () => new Set((await rtnl.listAddresses()).map((a) => a.address)),
         selfMember: () => ({ name: config.node.name, priority: config.ownership.priority, networks: (keepalivedMeta?.['nets'] ?? '').split(',').filter((n) => n !== ''), addresses: (keepalivedMeta?.['nets'] ?? '').split(',').filter((n) => n !== '') }),
       });
     }

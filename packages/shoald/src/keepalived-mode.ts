@@ -148,6 +148,8 @@ export async function startKeepalivedMode(init: {
   /** This node's addresses with prefixes and their interfaces. */
   readonly localAddresses: () => Promise<readonly { readonly cidr: string; readonly ifname: string }[]>;
   readonly selfMember: () => KeepalivedMember;
+  /** Every address on this host's interfaces (VIPs included), for the periodic check of what is held. */
+  readonly allLocalAddresses: () => Promise<ReadonlySet<string>>;
 }): Promise<RunningKeepalivedMode> {
   const { config, store, cluster } = init;
   const kc = config.keepalived;
@@ -247,15 +249,23 @@ export async function startKeepalivedMode(init: {
   timer.unref();
   // A listing every few seconds backs up the address events (a netlink overflow drops them;
   // keepalived changes addresses behind our back): one RTM_GETADDR dump, cheap.
+  // `held` is the union of what the events said and what the last listing showed.
+  let listedHeld = new Set<string>();
+  const listHeld = async (): Promise<void> => {
+    const local = await init.allLocalAddresses();
+    const vips = new Set(store.listInstances().map((i) => i.vip));
+    listedHeld = new Set([...vips].filter((v) => local.has(v)));
+  };
   const presenceTimer = setInterval(() => {
-    presence.resync().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'cannot list addresses'));
+    presence.resync().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'cannot list addresses for VIP presence'));
+    listHeld().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'cannot list addresses'));
   }, PRESENCE_RESYNC_MS);
   presenceTimer.unref();
   run();
 
   return {
     trigger: () => run(),
-    status: () => ({ mode: 'keepalived', configPath: kc.configPath, lastApply: lastResult, lastError, held: [...presence.owned()].sort() }),
+    status: () => ({ mode: 'keepalived', configPath: kc.configPath, lastApply: lastResult, lastError, held: [...new Set([...presence.owned(), ...listedHeld])].sort() }),
     async stop() {
       stopped = true;
       clearInterval(timer);
