@@ -9,6 +9,7 @@ import { RECIPE_INCREMENTAL_MS, type DataplaneBenchResult, type ProgrammingRound
 import type { RssBenchResult } from './rss-bench.js';
 import type { StoreBenchResult, StoreLoadFigures } from './store-bench.js';
 import type { Distribution, SwimBenchResult } from './swim-bench.js';
+import { CLAIM_DELAY_DEFAULT_MS, FAILOVER_TARGETS, RECIPE_KEEPALIVED, type FailoverBenchResult } from './failover-bench.js';
 
 export interface TargetRow {
   readonly figure: string;
@@ -102,6 +103,29 @@ export function swimRows(swim: SwimBenchResult | undefined): TargetRow[] {
   if (swim.idle) {
     const id = swim.idle;
     rows.push(info(`swim ${swim.profile} n=${id.nodes}: idle gossip sent per node`, id.sentMeanBps, 'B/s', `max ${int(id.sentMaxBps)} B/s; received mean ${int(id.receivedMeanBps)} B/s`));
+  }
+  return rows;
+}
+
+/** Failover p99s against the issue's targets; keepalived's reported beside the recipe's. */
+export function failoverRows(f: FailoverBenchResult | undefined): TargetRow[] {
+  if (f === undefined || f.skipped !== undefined) return [];
+  const rows: TargetRow[] = [];
+  const spread = (d: Distribution): string => `p50 ${int(d.p50Ms)} ms, max ${int(d.maxMs)} ms, ${d.count} trials`;
+  if (f.crash && f.crash.failover.count > 0) {
+    const failed = f.crash.trials.filter((t) => t.failoverMs === null).length;
+    rows.push(below('failover internal: crash (SIGKILL + link down), p99', f.crash.failover.p99Ms, FAILOVER_TARGETS.crashP99Ms, 'ms', `${spread(f.crash.failover)}${failed > 0 ? `; ${failed} never recovered` : ''}`));
+  }
+  if (f.handover && f.handover.outage.count > 0) rows.push(below('failover internal: SIGTERM hand-over outage, p99', f.handover.outage.p99Ms, FAILOVER_TARGETS.handoverP99Ms, 'ms', spread(f.handover.outage)));
+  for (const k of f.keepalived) {
+    if (k.failover.count === 0) continue;
+    const recipe = RECIPE_KEEPALIVED[String(k.advertS)];
+    rows.push(info(`failover keepalived advert ${k.advertS} s: crash, p99`, k.failover.p99Ms, 'ms', `${spread(k.failover)}${recipe ? `; l2 recipe ${recipe.minMs}/${recipe.medianMs}/${recipe.maxMs} ms` : ''}`));
+  }
+  if (f.idle) {
+    const id = f.idle;
+    rows.push(atMost(`failover internal: false failovers, idle ${int(id.idleS)} s`, id.vipMoves, FAILOVER_TARGETS.falseFailovers, 'moves', `${id.samples} samples; ${id.claimsLogged} claims / ${id.suspectsLogged} suspicions logged`));
+    rows.push(atMost(`failover internal: client gaps > ${FAILOVER_TARGETS.idleGapMs} ms, idle ${int(id.idleS)} s`, id.gapsOver200.length, 0, 'gaps', `longest ${int(id.longestGapMs)} ms; ${id.failedRequests} of ${int(id.requests)} requests failed`));
   }
   return rows;
 }
@@ -318,5 +342,65 @@ export function formatSwim(s: SwimBenchResult): string {
       ),
     );
   }
+  return lines.join('\n');
+}
+
+const d3 = (d: Distribution): string => (d.count === 0 ? '-' : `${int(d.p50Ms)} / ${int(d.p99Ms)} / ${int(d.maxMs)}`);
+
+export function formatFailover(f: FailoverBenchResult): string {
+  if (f.skipped !== undefined) return `Failover: skipped (${f.skipped})`;
+  const sh = f.shoald;
+  const lines: string[] = [
+    `Failover: 3 shoald nodes, each in its own network namespace on one bridge (10.221.0.0/24), nftables data plane, VIP 10.221.0.50:80 -> 2 HTTP backends; ${int(f.elapsedS)} s in all`,
+    `  client (own namespace): one GET every ${f.client.intervalMs} ms on a new connection, ${f.client.timeoutMs} ms timeout, whatever the others are doing; the answer names the backend`,
+    `  internal election: SWIM local profile with probeIntervalMs ${sh.probeIntervalMs}, probeTimeoutMs ${sh.probeTimeoutMs}; ownership.reannounceIntervalMs ${int(sh.reannounceIntervalMs)}; ownership.claimDelayMs ${int(sh.claimDelayMs)} (bench setting, default ${int(CLAIM_DELAY_DEFAULT_MS)}: it only holds a restarted node back, and each trial waits it out)`,
+    `  crash = the owner's shoald SIGKILLed + its switch-side veth down (a host crash); failover = crash -> first good answer to a request sent after the link went down`,
+    `  SIGTERM = graceful stop of the owner's shoald (leave, peers elect + claim + announce, then it releases); outage = longest gap between good answers around it (${f.client.intervalMs} ms = none lost)`,
+    `  keepalived mode: shoald (ownership.mode keepalived) renders keepalived.conf: VRRPv3, unicast peers, priorities 250/240/230, preempt; ${f.keepalivedVersion ?? 'keepalived'} per node; crash = keepalived SIGKILLed (parent frozen, VRRP child and parent killed) + link down`,
+    `  after each trial the node comes back (link up, restart with the same config and data dir) and the next waits for all members alive everywhere, exactly one holder (ip -4 addr in each namespace), and the claim delay over`,
+  ];
+  const row = (mode: string, d: Distribution, failed: number, target: string, result: string, recipe: string): string[] => [mode, `${d.count}${failed > 0 ? ` (+${failed} failed)` : ''}`, d.count === 0 ? '-' : int(d.p50Ms), d.count === 0 ? '-' : int(d.p99Ms), d.count === 0 ? '-' : int(d.maxMs), target, result, recipe];
+  const judge = (d: Distribution, target: number): string => (d.count === 0 ? '-' : d.p99Ms < target ? 'PASS' : 'MISS');
+  const rows: string[][] = [];
+  if (f.crash) {
+    const failed = f.crash.trials.filter((t) => t.failoverMs === null).length;
+    rows.push(row('internal: crash (SIGKILL + link down)', f.crash.failover, failed, `p99 < ${int(FAILOVER_TARGETS.crashP99Ms)} ms`, judge(f.crash.failover, FAILOVER_TARGETS.crashP99Ms), '-'));
+  }
+  if (f.handover) rows.push(row('internal: planned hand-over (SIGTERM)', f.handover.outage, 0, `p99 < ${int(FAILOVER_TARGETS.handoverP99Ms)} ms`, judge(f.handover.outage, FAILOVER_TARGETS.handoverP99Ms), '-'));
+  for (const k of f.keepalived) {
+    const recipe = RECIPE_KEEPALIVED[String(k.advertS)];
+    const failed = k.trials.filter((t) => t.failoverMs === null).length;
+    rows.push(row(`keepalived advert_int ${k.advertS} s: crash (SIGKILL + link down)`, k.failover, failed, '-', 'info', recipe ? `${int(recipe.minMs)} / ${int(recipe.medianMs)} / ${int(recipe.maxMs)} ms (${recipe.label})` : '-'));
+  }
+  lines.push(table(['mode', 'trials', 'p50 ms', 'p99 ms', 'max ms', 'target', 'result', 'keepalived in the l2 recipe, 5 runs: min / median / max'], rows, new Set([1, 2, 3, 4])));
+  if (f.keepalivedSkipped !== undefined) lines.push(`  keepalived mode skipped: ${f.keepalivedSkipped}`);
+  lines.push('  where the time goes, ms after the crash or SIGTERM (p50 / p99 / max), from the shoald logs (ms resolution):');
+  if (f.crash && f.crash.trials.length > 0) {
+    lines.push(`    internal crash: first 'member suspect' on a survivor ${d3(f.crash.suspect)}, on the new owner ${d3(f.crash.ownerSuspect)}; 'VIP claimed' on the new owner ${d3(f.crash.claimed)}; its first GARP (from 'VIP announced') ${d3(f.crash.announced)}; first good answer ${d3(f.crash.failover)}; crash action (kill + ip link) ${fixed(Math.max(...f.crash.trials.map((t) => t.actionMs)), 1)} ms at most`);
+  }
+  if (f.handover && f.handover.trials.length > 0) {
+    const exited = f.handover.trials.map((t) => t.exitedMs).filter((v): v is number => v !== null);
+    lines.push(`    SIGTERM: 'VIP claimed' on the new owner ${d3(f.handover.claimed)}; old owner 'VIP released on shutdown' ${d3(f.handover.released)}; its process gone ${exited.length === 0 ? '-' : `${int(Math.min(...exited))}-${int(Math.max(...exited))}`} ms`);
+  }
+  for (const k of f.keepalived) {
+    if (k.trials.length > 0) lines.push(`    keepalived advert_int ${k.advertS} s: VIP on the new master's interface (shoald's netlink observer) ${d3(k.vipUp)}; first good answer ${d3(k.failover)}`);
+  }
+  if (f.rejoin && f.rejoin.gap.count > 0) {
+    lines.push(`  coming back (internal; restart to at rest, incl. the VIP moving back to its first owner): longest client gap ${d3(f.rejoin.gap)} ms; VIP on no node while handed back (old 'VIP released' -> restarted 'VIP claimed') ${d3(f.rejoin.handBack)} ms; most nodes holding it at once ${f.rejoin.maxHolders}`);
+  }
+  if (f.idle) {
+    const id = f.idle;
+    lines.push(
+      `  false failovers at idle (internal), ${int(id.idleS)} s (BENCH_IDLE_S; the issue's figure is 600 s) with the client running, holders sampled every 500 ms:`,
+      `    VIP moves ${id.vipMoves} (target 0): ${id.vipMoves === 0 ? 'PASS' : 'MISS'}; client gaps > ${FAILOVER_TARGETS.idleGapMs} ms ${id.gapsOver200.length} (target 0): ${id.gapsOver200.length === 0 ? 'PASS' : 'MISS'}; longest gap ${int(id.longestGapMs)} ms; ${id.failedRequests} of ${int(id.requests)} requests failed; samples without exactly one holder ${id.samplesNotOne} of ${id.samples}; logged: ${id.suspectsLogged} 'member suspect', ${id.claimsLogged} 'VIP claimed', ${id.releasesLogged} 'VIP released'`,
+    );
+  }
+  if (f.idleError !== undefined) lines.push(`  idle part failed: ${f.idleError}`);
+  for (const [what, err] of [['internal crash', f.crash?.error], ['SIGTERM', f.handover?.error], ...f.keepalived.map((k) => [`keepalived ${k.advertS} s`, k.error] as const)] as const) {
+    if (err !== undefined) lines.push(`  ${what} trials stopped early: ${err.split('\n')[0] ?? ''}`);
+  }
+  lines.push(f.anomalies.length === 0 ? '  anomalies: none seen (two holders, hand-back gaps, missing announcements, slow releases are looked for)' : `  anomalies (${f.anomalies.length}), with the shoald log lines:`);
+  for (const a of f.anomalies) lines.push(`  - ${a}`);
+  lines.push(`  shoald and keepalived logs of this run: ${f.logDir}`);
   return lines.join('\n');
 }

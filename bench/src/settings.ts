@@ -48,9 +48,18 @@ export interface BenchSettings {
   readonly swimDetectionSizes: readonly number[];
   /** SIGKILL trials per size (BENCH_SWIM_TRIALS). Default 10. */
   readonly swimTrials: number;
+  /**
+   * Trials of each failover kind: internal crash, SIGTERM hand-over, and keepalived crash at each
+   * advert interval (BENCH_FAILOVER_TRIALS). Default 20: a p99 over 20 is the worst but one.
+   */
+  readonly failoverTrials: number;
+  /** Seconds the failover lab idles while VIP moves and client gaps are counted (BENCH_IDLE_S). Default 600, the issue's 10 minutes. */
+  readonly idleS: number;
+  /** shoald's log level in the failover labs (BENCH_FAILOVER_LOG_LEVEL=debug shows every ownership pass). Default info, as in production. */
+  readonly failoverLogLevel: 'info' | 'debug';
 }
 
-export const BENCH_SECTIONS = ['api', 'store', 'rss', 'dataplane', 'ipvs', 'cluster', 'swim'] as const;
+export const BENCH_SECTIONS = ['api', 'store', 'rss', 'dataplane', 'ipvs', 'cluster', 'swim', 'failover'] as const;
 export type BenchSection = (typeof BENCH_SECTIONS)[number];
 
 function readSections(): BenchSection[] {
@@ -74,6 +83,12 @@ function sizes(name: string, fallback: string, min: number): number[] {
 function swimProfile(): SwimProfile {
   const raw = process.env['BENCH_SWIM_PROFILE'] ?? 'lan';
   if (raw !== 'lan' && raw !== 'local') throw new Error(`BENCH_SWIM_PROFILE: "${raw}" is not lan or local`);
+  return raw;
+}
+
+function failoverLogLevel(): 'info' | 'debug' {
+  const raw = process.env['BENCH_FAILOVER_LOG_LEVEL'] ?? 'info';
+  if (raw !== 'info' && raw !== 'debug') throw new Error(`BENCH_FAILOVER_LOG_LEVEL: "${raw}" is not info or debug`);
   return raw;
 }
 
@@ -112,5 +127,8 @@ export function readSettings(): BenchSettings {
     // Three members is the least that lets a killed one be suspected by more than one survivor.
     swimDetectionSizes: sizes('BENCH_SWIM_SIZES', '5', 3),
     swimTrials: Math.round(positiveNumber('BENCH_SWIM_TRIALS', 10)),
+    failoverTrials: Math.round(positiveNumber('BENCH_FAILOVER_TRIALS', 20)),
+    idleS: positiveNumber('BENCH_IDLE_S', 600),
+    failoverLogLevel: failoverLogLevel(),
   };
 }
