@@ -9,12 +9,16 @@
  * services the changes touch, so a change to one instance never rewrites the others.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { serviceKey, touchedServiceKeys, type Dataplane, type DataplaneChange, type VirtualService } from '@shoal/dataplane';
 import { ShoalError } from '@shoal/model';
 import { FORMAT_MARKER_SET, NFTABLES_DEFAULTS } from './constants.js';
 import { FAMILIES, PROTOCOLS, serversSetName, servicesSetName } from './layout.js';
 import { parseTableNames, parseTableSets } from './parse.js';
+
+/** util-linux's setpriv, when installed (Debian: always, in util-linux). */
+const SETPRIV: string | undefined = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
 import { approximations, renderFlush, renderIncremental, renderRuleset } from './render.js';
 
 export interface NftablesDataplaneInit {
@@ -228,8 +232,11 @@ export function createNftablesDataplane(init: NftablesDataplaneInit = {}): Nftab
     const mark = ` inet ${tableName}`;
     const start = (): void => {
       if (stopped) return;
-      const args = ['monitor'];
-      const [cmd, argv] = init.netns === undefined ? [nftPath, args] : [ipPath, ['netns', 'exec', init.netns, nftPath, ...args]];
+      // `nft monitor` outlives a SIGKILLed shoald (it only dies of SIGPIPE at the next event);
+      // util-linux's setpriv asks the kernel to kill it with its parent. It execs nft, so the pid
+      // stays nft's.
+      const monitor = SETPRIV === undefined ? [nftPath, 'monitor'] : [SETPRIV, '--pdeathsig', 'KILL', nftPath, 'monitor'];
+      const [cmd, argv] = init.netns === undefined ? [monitor[0] ?? nftPath, monitor.slice(1)] : [ipPath, ['netns', 'exec', init.netns, ...monitor]];
       const c = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'ignore'] });
       child = c;
       let buf = '';
