@@ -3,6 +3,7 @@
  * VIPs can be announced at all. Pure; errors are AnnounceError E_ANNOUNCE_ADDRESS.
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { AF_INET, AF_INET6, decodeIp, encodeIp } from '@shoal/netlink';
 import { AnnounceError } from './errors.js';
 
 /** `02:00:5e:00:00:01` (also `-` separated, any case) or 6 bytes -> 6 bytes. */
@@ -22,55 +23,24 @@ export function formatMac(bytes: Uint8Array): string {
 
 export function ipv4Bytes(ip: string): Buffer {
   if (!isIPv4(ip)) throw new AnnounceError('E_ANNOUNCE_ADDRESS', `not an IPv4 address: ${JSON.stringify(ip)}`);
-  return Buffer.from(ip.split('.').map(Number));
+  return encodeIp(ip);
 }
 
 export function ipv6Bytes(ip: string): Buffer {
   // A zone index (`fe80::1%eth0`) names an interface, which the caller gives separately.
   if (!isIPv6(ip) || ip.includes('%')) throw new AnnounceError('E_ANNOUNCE_ADDRESS', `not an IPv6 address: ${JSON.stringify(ip)}`);
-  let text = ip;
-  const tail = text.slice(text.lastIndexOf(':') + 1);
-  if (tail.includes('.')) {
-    const b = ipv4Bytes(tail);
-    const hi = (((b[0] ?? 0) << 8) | (b[1] ?? 0)).toString(16);
-    const lo = (((b[2] ?? 0) << 8) | (b[3] ?? 0)).toString(16);
-    text = `${text.slice(0, text.lastIndexOf(':') + 1)}${hi}:${lo}`;
-  }
-  const [left = '', right] = text.split('::');
-  const l = left === '' ? [] : left.split(':');
-  const r = right === undefined || right === '' ? [] : right.split(':');
-  const groups = [...l, ...Array<string>(right === undefined ? 0 : 8 - l.length - r.length).fill('0'), ...r];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  return out;
+  return encodeIp(ip);
 }
+
+const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
 export function formatIpv4(bytes: Uint8Array): string {
-  return [...bytes.subarray(0, 4)].join('.');
+  return decodeIp(AF_INET, asBuffer(bytes));
 }
 
-/** RFC 5952: lower case, leading zeros dropped, the longest run (>= 2) of zero groups as `::`. */
+/** RFC 5952 text (netlink's decoder, which formats with the model's formatIp). */
 export function formatIpv6(bytes: Uint8Array): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (gs: number[]): string => gs.map((g) => g.toString(16)).join(':');
-  if (best < 0) return hex(groups);
-  return `${hex(groups.slice(0, best))}::${hex(groups.slice(best + bestLen))}`;
+  return decodeIp(AF_INET6, asBuffer(bytes));
 }
 
 /**
