@@ -10,6 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createShoalClient, type ShoalClient } from '@shoal/client';
+import type { NetnsLab } from '@shoal/testkit';
 import { CERTS_SCRIPT, freePort, startShoaldProcess, type Pki, type ShoaldProcess } from './harness.js';
 
 const execFileAsync = promisify(execFile);
@@ -191,4 +192,34 @@ export async function allAlive(nodes: readonly ClusterNode[], expected: readonly
     if (!expected.every((name) => states[name] === 'alive')) return false;
   }
   return true;
+}
+
+export interface LabApiInit {
+  readonly lab: NetnsLab;
+  readonly pki: Pki;
+  /** A node's namespace and its API address. */
+  readonly nsOf: (node: string) => string;
+  readonly ipOf: (node: string) => string;
+  /** curl's --max-time, seconds. Default: none. */
+  readonly maxTimeS?: number;
+  /** Resolve with what curl printed even when it fails (a node being cut off). Default false. */
+  readonly allowFailure?: boolean;
+}
+
+export type LabApi = (node: string, method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; json: any }>;
+
+/** The admin API of a node in a namespace lab: curl inside that namespace; status and parsed JSON. */
+export function labApi(init: LabApiInit): LabApi {
+  const { pki } = init;
+  return async (node, method, path, body, headers = {}) => {
+    const args = ['-sS', '-X', method, ...(init.maxTimeS === undefined ? [] : ['--max-time', String(init.maxTimeS)])];
+    args.push('--cacert', join(pki.dir, 'ca.crt'), '--cert', join(pki.dir, 'admin.crt'), '--key', join(pki.dir, 'admin.key'), '-w', '\n%{http_code}', '-H', 'content-type: application/json');
+    for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
+    if (body !== undefined) args.push('-d', JSON.stringify(body));
+    args.push(`https://${init.ipOf(node)}:8443${path}`);
+    const r = await init.lab.exec(init.nsOf(node), 'curl', args, { allowFailure: init.allowFailure ?? false });
+    const cut = r.stdout.lastIndexOf('\n');
+    const text = r.stdout.slice(0, cut);
+    return { status: Number(r.stdout.slice(cut + 1)), json: text === '' ? undefined : (JSON.parse(text) as unknown) };
+  };
 }

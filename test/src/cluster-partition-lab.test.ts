@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { createNetnsLab, labSkipReason, type NetnsLab, type NetnsProcess } from '@shoal/testkit';
 import { CERTS_SCRIPT, SHOALD_BIN, makePki, tempDir } from './harness.js';
-import { GOSSIP_KEY, until } from './cluster-harness.js';
+import { GOSSIP_KEY, labApi, until } from './cluster-harness.js';
 
 const execFileAsync = promisify(execFile);
 const skip = labSkipReason(['nft', 'curl']);
@@ -60,17 +60,7 @@ test('a partitioned node keeps only concern-1 writes, and after the heal all nod
     }
     const nsOf = (name: string): string => ns.get(name) ?? assert.fail(name);
     const ipOf = (name: string): string => NODES.find((n) => n.name === name)?.ip ?? assert.fail(name);
-    /** curl inside the node's namespace against its own API; returns status and parsed JSON. */
-    const api = async (node: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> => {
-      const args = ['-sS', '-X', method, '--cacert', join(pki.dir, 'ca.crt'), '--cert', join(pki.dir, 'admin.crt'), '--key', join(pki.dir, 'admin.key'), '-w', '\n%{http_code}', '-H', 'content-type: application/json'];
-      for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
-      if (body !== undefined) args.push('-d', JSON.stringify(body));
-      args.push(`https://${ipOf(node)}:8443${path}`);
-      const r = await lab.exec(nsOf(node), 'curl', args);
-      const cut = r.stdout.lastIndexOf('\n');
-      const text = r.stdout.slice(0, cut);
-      return { status: Number(r.stdout.slice(cut + 1)), json: text === '' ? undefined : JSON.parse(text) };
-    };
+    const api = labApi({ lab, pki, nsOf, ipOf });
     const states = async (node: string): Promise<Record<string, string>> =>
       Object.fromEntries(((await api(node, 'GET', '/v1/members')).json.items as { name: string; state: string }[]).map((m) => [m.name, m.state]));
     const view = async (node: string): Promise<string[]> =>

@@ -15,7 +15,7 @@ import { stringify } from 'yaml';
 import { DEFAULT_TEMPLATE_PATH, spawnKeepalived, type KeepalivedProcess } from '@shoal/keepalived';
 import { createNetnsLab, labSkipReason, type NetnsLab, type NetnsProcess } from '@shoal/testkit';
 import { CERTS_SCRIPT, SHOALD_BIN, makePki, tempDir } from './harness.js';
-import { GOSSIP_KEY, until } from './cluster-harness.js';
+import { GOSSIP_KEY, labApi, until } from './cluster-harness.js';
 
 const execFileAsync = promisify(execFile);
 const skip = labSkipReason(['keepalived', 'curl', 'nft']);
@@ -86,15 +86,7 @@ test('keepalived mode: shoald renders, keepalived elects, a crashed master hands
     }
     const nsOf = (name: string): string => lab.name(name);
     const ipOf = (name: string): string => NODES.find((n) => n.name === name)?.ip ?? assert.fail(name);
-    const api = async (node: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> => {
-      const args = ['-sS', '-X', method, '--max-time', '5', '--cacert', join(pki.dir, 'ca.crt'), '--cert', join(pki.dir, 'admin.crt'), '--key', join(pki.dir, 'admin.key'), '-w', '\n%{http_code}', '-H', 'content-type: application/json'];
-      if (body !== undefined) args.push('-d', JSON.stringify(body));
-      args.push(`https://${ipOf(node)}:8443${path}`);
-      const r = await lab.exec(nsOf(node), 'curl', args, { allowFailure: true });
-      const cut = r.stdout.lastIndexOf('\n');
-      const text = r.stdout.slice(0, cut);
-      return { status: Number(r.stdout.slice(cut + 1)), json: text === '' ? undefined : (JSON.parse(text) as unknown) };
-    };
+    const api = labApi({ lab, pki, nsOf, ipOf, maxTimeS: 5, allowFailure: true });
     const holders = async (among = NODES.map((n) => n.name)): Promise<string[]> => {
       const out: string[] = [];
       for (const name of among) if ((await lab.exec(nsOf(name), 'ip', ['-4', 'addr', 'show', 'dev', 'eth0'])).stdout.includes(`${VIP}/32`)) out.push(name);

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { createNetnsLab, labSkipReason, type NetnsLab, type NetnsProcess } from '@shoal/testkit';
 import { CERTS_SCRIPT, SHOALD_BIN, makePki, tempDir } from './harness.js';
-import { GOSSIP_KEY, until } from './cluster-harness.js';
+import { GOSSIP_KEY, labApi, until } from './cluster-harness.js';
 
 const execFileAsync = promisify(execFile);
 const skip = labSkipReason(['nft', 'curl']);
@@ -125,15 +125,7 @@ test('the VIP survives its owner: SIGKILL, restart and isolation each leave it o
     }
     const nsOf = (name: string): string => lab.name(name);
     const ipOf = (name: string): string => NODES.find((n) => n.name === name)?.ip ?? assert.fail(name);
-    const api = async (node: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> => {
-      const args = ['-sS', '-X', method, '--max-time', '5', '--cacert', join(pki.dir, 'ca.crt'), '--cert', join(pki.dir, 'admin.crt'), '--key', join(pki.dir, 'admin.key'), '-w', '\n%{http_code}', '-H', 'content-type: application/json'];
-      if (body !== undefined) args.push('-d', JSON.stringify(body));
-      args.push(`https://${ipOf(node)}:8443${path}`);
-      const r = await lab.exec(nsOf(node), 'curl', args, { allowFailure: true });
-      const cut = r.stdout.lastIndexOf('\n');
-      const text = r.stdout.slice(0, cut);
-      return { status: Number(r.stdout.slice(cut + 1)), json: text === '' ? undefined : (JSON.parse(text) as unknown) };
-    };
+    const api = labApi({ lab, pki, nsOf, ipOf, maxTimeS: 5, allowFailure: true });
     const holders = async (among = NODES.map((n) => n.name)): Promise<string[]> => {
       const out: string[] = [];
       for (const name of among) {
