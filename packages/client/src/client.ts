@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { WRITE_CONCERN_HEADER, type Backend, type BackendPatch, type BackendSpec, type Instance, type InstancePatchInput, type InstanceSpecInput, type Pool, type PoolSpecInput, type WriteConcern } from '@shoal/model';
+import { WRITE_CONCERN_HEADER, type Backend, type BackendPatch, type BackendSpec, type Instance, type InstancePatchInput, type InstanceSpecInput, type MemberView, type Pool, type PoolSpecInput, type WriteConcern } from '@shoal/model';
 import { CLIENT_DEFAULTS } from './constants.js';
 import { apiErrorFromResponse, ShoalApiError } from './errors.js';
 import { FailoverTransport, type HttpMethod } from './transport.js';
@@ -50,17 +50,7 @@ export interface CallOptions {
 }
 
 /** One cluster member, as GET /v1/members shows it. */
-export interface Member {
-  readonly name: string;
-  readonly state: 'alive' | 'suspect' | 'dead' | 'left';
-  /** Gossip address, host:port. */
-  readonly address: string;
-  readonly incarnation: number;
-  readonly meta: Readonly<Record<string, string>>;
-  /** True for the node that answered. */
-  readonly self: boolean;
-  readonly sinceMs: number;
-}
+export type Member = MemberView;
 
 /** Options of writes that support optimistic concurrency. */
 export interface WriteOptions extends CallOptions {

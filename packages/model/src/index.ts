@@ -8,3 +8,4 @@ export * from './conflicts.js';
 export * from './validation.js';
 export * from './roles.js';
 export * from './write-concern.js';
+export * from './members.js';

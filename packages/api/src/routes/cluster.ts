@@ -4,22 +4,10 @@
  * certificates only).
  */
 import type { Hono } from 'hono';
-import { ShoalError, type WriteConcern } from '@shoal/model';
+import { ShoalError, type MemberView, type WriteConcern } from '@shoal/model';
 import type { ApiContext, ApiEnv, RouteContext } from '../app.js';
 
-/** One member as /v1/members shows it. */
-export interface MemberView {
-  readonly name: string;
-  readonly state: 'alive' | 'suspect' | 'dead' | 'left';
-  /** Gossip address, host:port. */
-  readonly address: string;
-  readonly incarnation: number;
-  readonly meta: Readonly<Record<string, string>>;
-  /** True for the node answering. */
-  readonly self: boolean;
-  /** Milliseconds since the state last changed. */
-  readonly sinceMs: number;
-}
+export type { MemberView };
 
 /** What the API needs of the cluster (shoald wires SWIM and replication behind it). */
 export interface ClusterSurface {
