@@ -47,6 +47,11 @@ export interface RunningCluster {
    * that encrypts, keys no longer listed stop being accepted. Returns how many keys are on the ring.
    */
   reloadKeys(): number;
+  /**
+   * True on the one node that writes cluster-maintained state (the management VIP's instance,
+   * VRRP ids): the alive member with the lowest name, while it sees a majority alive.
+   */
+  isKeeper(): boolean;
   /** Graceful: tell the others we leave, then stop. */
   leave(): Promise<void>;
   stop(): Promise<void>;
@@ -283,6 +288,10 @@ export async function startCluster(init: ClusterInit): Promise<RunningCluster> {
       const counts = { alive: 0, suspect: 0, dead: 0, left: 0 };
       for (const m of swim.members()) counts[m.state]++;
       return { self: config.node.name, members: counts, clusterSize: clusterSize(), gossip: swim.stats(), replication: replicator.status() };
+    },
+    isKeeper(): boolean {
+      const alive = swim.members().filter((m) => m.state === 'alive');
+      return alive.map((m) => m.name).sort()[0] === config.node.name && alive.length >= Math.floor(clusterSize() / 2) + 1;
     },
     reloadKeys(): number {
       const fresh = readGossipKeys(cc).keys();

@@ -264,13 +264,7 @@ function startManagementVip(config: ShoaldConfig, store: ClusterStore, logger: L
     }
     return out;
   };
-  const isKeeper = (): boolean => {
-    if (!cluster) return true;
-    const alive = cluster.swim.members().filter((m) => m.state === 'alive');
-    const status = cluster.status();
-    const lowest = alive.map((m) => m.name).sort()[0];
-    return lowest === self && alive.length >= Math.floor(status.clusterSize / 2) + 1;
-  };
+  const isKeeper = (): boolean => cluster?.isKeeper() ?? true;
   const keeper = createManagementKeeper({ config: { vip, port: config.management.port, instanceName: config.management.instanceName }, store, logger, endpoints, isKeeper });
   if (cluster) for (const event of ['join', 'alive', 'dead', 'leave', 'update'] as const) cluster.swim.on(event, () => keeper.trigger('membership changed'));
   keeper.trigger('start');

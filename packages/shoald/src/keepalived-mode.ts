@@ -180,11 +180,7 @@ export async function startKeepalivedMode(init: {
     }
     return out;
   };
-  const isKeeper = (): boolean => {
-    if (!cluster) return true;
-    const alive = cluster.swim.members().filter((m) => m.state === 'alive');
-    return alive.map((m) => m.name).sort()[0] === config.node.name && alive.length >= Math.floor(cluster.status().clusterSize / 2) + 1;
-  };
+  const isKeeper = (): boolean => cluster?.isKeeper() ?? true;
 
   const pass = async (): Promise<void> => {
     const local = await init.localAddresses();
