@@ -189,15 +189,26 @@ test('the VIP survives its owner: SIGKILL, restart and isolation each leave it o
     await until(`${owner} ready again`, 15_000, () => Promise.resolve(restarted.stdout().includes('"shoald ready"')));
     const restartedAt = Date.now();
     // From its first pass on, the restarted node drops the VIP its kernel kept (a survivor holds
-    // it now) and claims nothing until its claim delay is over: never two holders.
+    // it now) and claims nothing until it is ready (claim delay over). Then the hand-back is
+    // make-before-break: it claims, and the survivor releases one gossip hop later. So the VIP is
+    // never on no node, and on two only for that hop.
     await new Promise((r) => setTimeout(r, 500));
-    let maxHolders = 0;
+    const counts: { t: number; n: number }[] = [];
     const watchUntil = Date.now() + 6_000;
     while (Date.now() < watchUntil) {
-      maxHolders = Math.max(maxHolders, (await holders()).length);
-      await new Promise((r) => setTimeout(r, 100));
+      counts.push({ t: Date.now(), n: (await holders()).length });
+      await new Promise((r) => setTimeout(r, 50));
     }
-    assert.equal(maxHolders, 1, 'the VIP was on two nodes at once after the restart');
+    assert.ok(counts.every((c) => c.n >= 1), `the VIP was on no node during the hand-back: ${JSON.stringify(counts)}`);
+    let overlapStart: number | null = null;
+    let longestOverlapMs = 0;
+    for (const c of counts) {
+      if (c.n > 1) {
+        overlapStart ??= c.t;
+        longestOverlapMs = Math.max(longestOverlapMs, c.t - overlapStart);
+      } else overlapStart = null;
+    }
+    assert.ok(longestOverlapMs <= 1_000, `the VIP was on two nodes for ${longestOverlapMs} ms: ${JSON.stringify(counts)}`);
     await until('all alive again', 30_000, () => allAlive(names, others[0] ?? 'o1'));
     const afterRestart = await until('exactly one holder after the restart', 15_000, async () => {
       await new Promise((r) => setTimeout(r, 500));

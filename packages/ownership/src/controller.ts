@@ -42,12 +42,20 @@ export interface OwnershipControllerInit {
   /** Every held VIP is announced again this often. @default 10000 (0 disables) */
   readonly reannounceIntervalMs?: number;
   /**
-   * After start, claim nothing new for this long while other members are alive: they may not
-   * see us alive yet (a restarted member must first refute its old death), so they still hold
-   * the VIPs we would win, and claiming now puts a VIP on two nodes. Alone, claim at once.
+   * After start, and after any loss of quorum, this node is not ready (takes no VIPs) until it
+   * has seen a quorum for this long while other members are alive: they may not see it alive
+   * yet (a restarted member must first refute its old death), so they still hold the VIPs it
+   * would win, and claiming now puts a VIP on two nodes. Alone, it is ready at once.
    * @default 5000
    */
   readonly claimDelayMs?: number;
+  /**
+   * Told when this node becomes ready or stops being ready, so it can gossip the flag: the
+   * others keep it out of their elections until then (Candidate.ready), and so keep holding
+   * the VIPs it will take. The handover is make-before-break: this node claims at once, the
+   * old holder releases when the flag reaches it (one gossip hop later).
+   */
+  readonly onReadyChange?: (ready: boolean) => void;
   /** @default Date.now */
   readonly now?: () => number;
 }
@@ -61,6 +69,8 @@ export interface HeldVip {
 
 export interface OwnershipStatus {
   readonly quorum: boolean;
+  /** Taking VIPs: quorum held for claimDelayMs (or alone). The others see it in metadata. */
+  readonly ready: boolean;
   readonly held: readonly HeldVip[];
   /** VIP -> owner as this node's election sees it (every node sees the same with the same view). */
   readonly owners: Readonly<Record<string, string>>;
@@ -93,8 +103,9 @@ export function createOwnershipController(init: OwnershipControllerInit): Owners
   const reannounceMs = init.reannounceIntervalMs ?? OWNERSHIP_DEFAULTS.reannounceIntervalMs;
   const claimDelayMs = init.claimDelayMs ?? OWNERSHIP_DEFAULTS.claimDelayMs;
   const now = init.now ?? Date.now;
-  let startedAt = 0;
-  let claimTimer: NodeJS.Timeout | null = null;
+  let ready = false;
+  let quorumSinceMs: number | null = null;
+  let readinessTimer: NodeJS.Timeout | null = null;
   const held = new Map<string, { ifname: string; since: Date; lastAnnouncedAt: Date | null }>();
   let running: Promise<void> | null = null;
   let queued = false;
@@ -116,6 +127,45 @@ export function createOwnershipController(init: OwnershipControllerInit): Owners
     }
   };
 
+  const setReady = (value: boolean, why: string): void => {
+    if (ready === value) return;
+    ready = value;
+    log.info({ ready, why }, ready ? 'ready to hold VIPs' : 'not ready to hold VIPs');
+    try {
+      init.onReadyChange?.(ready);
+    } catch (err) {
+      log.error({ err }, 'readiness listener failed');
+    }
+  };
+
+  /** Ready = a quorum seen for claimDelayMs without a break, or no other member alive. */
+  const updateReadiness = (quorate: boolean, othersAlive: boolean): void => {
+    const t = now();
+    if (!quorate) {
+      quorumSinceMs = null;
+      setReady(false, 'no quorum');
+      return;
+    }
+    quorumSinceMs ??= t;
+    if (ready) return;
+    const waitedMs = t - quorumSinceMs;
+    if (!othersAlive || waitedMs >= claimDelayMs) {
+      setReady(true, othersAlive ? 'claim delay over' : 'no other member alive');
+      return;
+    }
+    if (readinessTimer === null && !stopped) {
+      readinessTimer = setTimeout(() => {
+        readinessTimer = null;
+        controller.trigger('claim delay over');
+      }, claimDelayMs - waitedMs + 10);
+      readinessTimer.unref();
+    }
+  };
+
+  /** The inputs' candidates with this node's own readiness (the others' comes from gossip). */
+  const withOwnReadiness = (candidates: readonly Candidate[]): Candidate[] =>
+    candidates.map((c) => (c.name === init.self ? { ...c, ready } : c));
+
   const pass = async (announceAll: boolean): Promise<void> => {
     passes++;
     if (!adopted) {
@@ -124,11 +174,12 @@ export function createOwnershipController(init: OwnershipControllerInit): Owners
       adopted = true;
     }
     const inputs = init.inputs;
-    const others = inputs.candidates().filter((c) => c.name !== init.self).length;
-    const holdingBack = others > 0 && now() - startedAt < claimDelayMs;
-    // Holding back, a VIP left from a previous run is let go too: a survivor took it over while
-    // we were down, and keeping it as well would put it on two nodes until they see us alive.
-    const want = holdingBack ? new Set<string>() : new Set(vipsToHold({ self: init.self, vips: inputs.vips(), candidates: inputs.candidates(), quorum: inputs.quorum() }));
+    const quorum = inputs.quorum();
+    const raw = inputs.candidates();
+    updateReadiness(hasQuorum(quorum), raw.some((c) => c.name !== init.self));
+    // Not ready, this node is out of its own election too, so it wants nothing: a VIP left from
+    // a previous run is let go, since a survivor took it over while we were down.
+    const want = new Set(vipsToHold({ self: init.self, vips: inputs.vips(), candidates: withOwnReadiness(raw), quorum }));
     for (const vip of [...held.keys()]) {
       if (want.has(vip)) continue;
       try {
@@ -185,15 +236,7 @@ export function createOwnershipController(init: OwnershipControllerInit): Owners
 
   const controller: OwnershipController = {
     start() {
-      startedAt = now();
       scheduleReannounce();
-      if (claimDelayMs > 0) {
-        claimTimer = setTimeout(() => {
-          claimTimer = null;
-          controller.trigger('claim delay over');
-        }, claimDelayMs + 10);
-        claimTimer.unref();
-      }
       // Announce what is kept from a previous run too: while we were down, others may have held it.
       controller.trigger('start', { announceAll: true });
     },
@@ -210,7 +253,7 @@ export function createOwnershipController(init: OwnershipControllerInit): Owners
     async releaseAll() {
       stopped = true;
       if (timer) clearTimeout(timer);
-      if (claimTimer) clearTimeout(claimTimer);
+      if (readinessTimer) clearTimeout(readinessTimer);
       await controller.settled();
       await Promise.all(
         [...held.keys()].map(async (vip) => {
@@ -227,14 +270,15 @@ export function createOwnershipController(init: OwnershipControllerInit): Owners
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
-      if (claimTimer) clearTimeout(claimTimer);
+      if (readinessTimer) clearTimeout(readinessTimer);
       await controller.settled();
     },
     status() {
       const inputs = init.inputs;
-      const owners = electOwners({ vips: inputs.vips(), candidates: inputs.candidates() });
+      const owners = electOwners({ vips: inputs.vips(), candidates: withOwnReadiness(inputs.candidates()) });
       return {
         quorum: hasQuorum(inputs.quorum()),
+        ready,
         held: [...held.entries()]
           .map(([vip, h]) => ({ vip, ifname: h.ifname, since: h.since.toISOString(), lastAnnouncedAt: h.lastAnnouncedAt?.toISOString() ?? null }))
           .sort((a, b) => (a.vip < b.vip ? -1 : 1)),

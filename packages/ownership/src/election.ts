@@ -28,6 +28,14 @@ export interface Candidate {
   readonly priority: number;
   /** CIDRs this member can hold VIPs in (its interfaces' subnets, plus configured ones). */
   readonly networks: readonly string[];
+  /**
+   * False while the member is alive but not yet taking VIPs: just (re)started, or just back in
+   * a quorum, it waits until the others surely see it alive (the controller's claimDelayMs).
+   * Every node leaves a member that is not ready out of the election, so the current holder
+   * keeps a VIP until its next owner is ready to take it: no window where nobody holds it.
+   * Absent means ready (members of versions before the flag).
+   */
+  readonly ready?: boolean;
 }
 
 export interface QuorumInput {
@@ -60,8 +68,9 @@ interface ParsedCandidate {
   readonly ranges: readonly IpRange[];
 }
 
+/** Members the election considers: alive (the caller's filter) and ready. */
 function parseCandidates(candidates: readonly Candidate[]): ParsedCandidate[] {
-  return candidates.map((candidate) => ({
+  return candidates.filter((c) => c.ready !== false).map((candidate) => ({
     candidate,
     ranges: candidate.networks.map((n) => parseCidr(n)).filter((r): r is IpRange => r !== null),
   }));
@@ -72,7 +81,7 @@ function eligible(p: ParsedCandidate, vip: string): boolean {
   return addr !== null && p.ranges.some((r) => rangeContains(r, addr));
 }
 
-/** Members eligible for `vip`, best first: priority, then rendezvous score, then name. */
+/** Ready members eligible for `vip`, best first: priority, then rendezvous score, then name. */
 export function rankCandidates(vip: string, candidates: readonly Candidate[]): Candidate[] {
   return parseCandidates(candidates)
     .filter((p) => eligible(p, vip))

@@ -166,3 +166,121 @@ test('a node just started claims nothing while others are alive, until the claim
   assert.deepEqual(alone.status().held.map((h) => h.vip), ['10.0.0.10']);
   await alone.stop();
 });
+
+test('a VIP handed back to a restarted node is never on no node: the holder keeps it until the newcomer is ready (make-before-break)', async () => {
+  let clock = 1_000;
+  const vip = '10.0.0.10';
+  // a is the VIP's preferred owner (priority); b holds it while a is away.
+  const readyGossip = new Map<string, boolean>([['b', true]]);
+  const live = new Set(['b', 'c']);
+  const drivers = new Map(['a', 'b', 'c'].map((n) => [n, createMemoryVipAddresses()]));
+  const controllers = new Map<string, OwnershipController>();
+  const holdersSeen: number[] = [];
+  const holders = async (): Promise<number> => {
+    let n = 0;
+    for (const [name, d] of drivers) if (live.has(name) && (await d.held()).has(vip)) n++;
+    return n;
+  };
+  const make = (name: string): OwnershipController =>
+    createOwnershipController({
+      self: name,
+      logger,
+      addresses: drivers.get(name) ?? assert.fail(name),
+      announcer: createMemoryAnnouncer(),
+      reannounceIntervalMs: 0,
+      claimDelayMs: 5_000,
+      now: () => clock,
+      // What gossip would carry: the flag each node last published.
+      onReadyChange: (ready) => readyGossip.set(name, ready),
+      inputs: {
+        candidates: () => [...live].map((n) => ({ name: n, priority: n === 'a' ? 200 : 100, networks: ['10.0.0.0/24'], ready: readyGossip.get(n) ?? false })),
+        quorum: () => ({ live: live.size, clusterSize: 3, quorum: 'majority' }),
+        vips: () => [vip],
+      },
+    });
+  const everyonePass = async (): Promise<void> => {
+    for (const [name, c] of controllers) if (live.has(name)) c.trigger('gossip');
+    for (const c of controllers.values()) await c.settled();
+    holdersSeen.push(await holders());
+  };
+  for (const n of ['b', 'c']) {
+    const c = make(n);
+    controllers.set(n, c);
+    c.start();
+    await c.settled();
+  }
+  clock += 5_001;
+  // Two rounds: each node hears the other's readiness flag one gossip round after it flips.
+  await everyonePass();
+  await everyonePass();
+  assert.equal(await holders(), 1, `b (or c) holds the VIP while a is away: ${JSON.stringify([...controllers.values()].map((c) => c.status()))}`);
+  const before = (await drivers.get('b')?.held())?.has(vip) === true ? 'b' : 'c';
+
+  // a comes back: alive, not ready. Nobody gives it the VIP, it claims nothing.
+  live.add('a');
+  const a = make('a');
+  controllers.set('a', a);
+  a.start();
+  await a.settled();
+  await everyonePass();
+  assert.equal(a.status().ready, false);
+  assert.equal(a.status().owners[vip], before, 'a, not ready, is out of its own election too');
+  assert.equal((await drivers.get(before)?.held())?.has(vip), true, 'the holder keeps the VIP');
+  assert.equal(readyGossip.get('a'), undefined, 'nothing published yet');
+
+  // a's delay ends: a claims first (make), then the holder hears the flag and releases (break).
+  clock += 5_001;
+  a.trigger('claim delay over');
+  await a.settled();
+  holdersSeen.push(await holders());
+  assert.equal(readyGossip.get('a'), true, 'a publishes its readiness');
+  assert.equal((await drivers.get('a')?.held())?.has(vip), true);
+  await everyonePass();
+  assert.equal((await drivers.get(before)?.held())?.has(vip), false, 'the old holder released it');
+  assert.equal(await holders(), 1);
+  assert.ok(!holdersSeen.includes(0), `the VIP was on no node at some step: ${holdersSeen.join(',')}`);
+  for (const c of controllers.values()) await c.stop();
+});
+
+test('a node that loses quorum is not ready again until it has held a quorum for the claim delay', async () => {
+  let clock = 1_000;
+  let live = 2;
+  const published: boolean[] = [];
+  const controller = createOwnershipController({
+    self: 'a',
+    logger,
+    addresses: createMemoryVipAddresses(),
+    announcer: createMemoryAnnouncer(),
+    reannounceIntervalMs: 0,
+    claimDelayMs: 5_000,
+    now: () => clock,
+    onReadyChange: (r) => published.push(r),
+    inputs: {
+      candidates: () => (live === 2 ? ['a', 'b'] : ['a']).map((n) => ({ name: n, priority: n === 'a' ? 200 : 100, networks: ['10.0.0.0/24'] })),
+      quorum: () => ({ live, clusterSize: 3, quorum: 'majority' }),
+      vips: () => ['10.0.0.10'],
+    },
+  });
+  controller.start();
+  await controller.settled();
+  clock += 5_001;
+  controller.trigger('t');
+  await controller.settled();
+  assert.deepEqual(controller.status().held.map((h) => h.vip), ['10.0.0.10']);
+  live = 1; // cut off
+  controller.trigger('t');
+  await controller.settled();
+  assert.deepEqual(controller.status().held, []);
+  assert.equal(controller.status().ready, false);
+  live = 2; // healed: the others may still hold its VIPs until they see it alive
+  clock += 100;
+  controller.trigger('t');
+  await controller.settled();
+  assert.deepEqual(controller.status().held, [], 'healed but within the claim delay');
+  clock += 5_000;
+  controller.trigger('t');
+  await controller.settled();
+  assert.deepEqual(controller.status().held.map((h) => h.vip), ['10.0.0.10']);
+  assert.deepEqual(published, [true, false, true]);
+  await controller.stop();
+});

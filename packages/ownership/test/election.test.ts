@@ -70,3 +70,14 @@ test('the two sides of a partition never both hold a VIP: the minority holds not
     assert.equal(held.size, vips.length, 'the majority side holds every VIP');
   }
 });
+
+test('a member that is not ready is left out of every election, and comes back in when ready', () => {
+  const nets = ['10.0.0.0/24'];
+  const vips = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4'];
+  const all = electOwners({ vips, candidates: [{ name: 'a', priority: 200, networks: nets }, { name: 'b', priority: 100, networks: nets }] });
+  assert.ok([...all.values()].every((o) => o === 'a'));
+  const notReady = electOwners({ vips, candidates: [{ name: 'a', priority: 200, networks: nets, ready: false }, { name: 'b', priority: 100, networks: nets }] });
+  assert.ok([...notReady.values()].every((o) => o === 'b'));
+  assert.deepEqual(rankCandidates('10.0.0.1', [{ name: 'a', priority: 200, networks: nets, ready: false }, { name: 'b', priority: 100, networks: nets, ready: true }]).map((c) => c.name), ['b']);
+  assert.equal(electOwners({ vips, candidates: [{ name: 'a', priority: 200, networks: nets, ready: false }] }).size, 0);
+});

@@ -52,6 +52,8 @@ export interface RunningCluster {
    * VRRP ids): the alive member with the lowest name, while it sees a majority alive.
    */
   isKeeper(): boolean;
+  /** Merges `extra` into this node's gossiped metadata and broadcasts it now (ownership readiness). */
+  setMeta(extra: Readonly<Record<string, string>>): void;
   /** Graceful: tell the others we leave, then stop. */
   leave(): Promise<void>;
   stop(): Promise<void>;
@@ -113,7 +115,7 @@ export async function startCluster(init: ClusterInit): Promise<RunningCluster> {
   const { config, store, logger } = init;
   const cc = config.cluster;
   const log = logger.child({ component: 'cluster' });
-  for (const key of [META_API, META_DIGEST, META_VERSION, 'prio', 'nets']) {
+  for (const key of [META_API, META_DIGEST, META_VERSION, 'prio', 'nets', 'ready']) {
     if (key in cc.meta) throw new ConfigError(`cluster.meta.${key}: reserved for shoald`, [{ path: `cluster.meta.${key}`, message: 'reserved' }]);
   }
   const keyring = readGossipKeys(cc);
@@ -128,7 +130,7 @@ export async function startCluster(init: ClusterInit): Promise<RunningCluster> {
   });
   const advertisePort = cc.advertise?.port ?? transport.port;
   const apiAdvertise = cc.apiAdvertise ?? hostPort(advertiseHost, init.apiPort);
-  const baseMeta: Record<string, string> = { ...cc.meta, ...(init.extraMeta ?? {}), [META_API]: apiAdvertise, [META_VERSION]: init.version };
+  let baseMeta: Record<string, string> = { ...cc.meta, ...(init.extraMeta ?? {}), [META_API]: apiAdvertise, [META_VERSION]: init.version };
 
   const knownFile = join(config.dataDir, KNOWN_MEMBERS_FILE);
   const known = new Set<string>(readKnownMembers(knownFile, log));
@@ -288,6 +290,11 @@ export async function startCluster(init: ClusterInit): Promise<RunningCluster> {
       const counts = { alive: 0, suspect: 0, dead: 0, left: 0 };
       for (const m of swim.members()) counts[m.state]++;
       return { self: config.node.name, members: counts, clusterSize: clusterSize(), gossip: swim.stats(), replication: replicator.status() };
+    },
+    setMeta(extra: Readonly<Record<string, string>>): void {
+      baseMeta = { ...baseMeta, ...extra };
+      // At once, not throttled like the digest: the others' elections wait on it.
+      if (!lifecycle.stopped) swim.updateMeta({ ...baseMeta, [META_DIGEST]: replicator.digest() });
     },
     isKeeper(): boolean {
       const alive = swim.members().filter((m) => m.state === 'alive');

@@ -170,8 +170,14 @@ export const ShoaldConfigSchema = z.strictObject({
       reannounceIntervalMs: z.int().min(0).max(3_600_000).default(10_000),
       /** After start, claim no VIP for this long while other members are alive (they may still hold it). Default 5 s. */
       claimDelayMs: z.int().min(0).max(600_000).default(5_000),
+      /**
+       * On SIGTERM, keep the VIPs this long after leaving the cluster, so the successors have
+       * claimed them before we let go (make-before-break). Default 250 ms: a successor claims
+       * 15-21 ms after the leave on an idle LAN (bench), with room for a loaded host.
+       */
+      handoverGraceMs: z.int().min(0).max(10_000).default(250),
     })
-    .default({ mode: 'internal', priority: 100, networks: [], quorum: 'majority', reannounceIntervalMs: 10_000, claimDelayMs: 5_000 }),
+    .default({ mode: 'internal', priority: 100, networks: [], quorum: 'majority', reannounceIntervalMs: 10_000, claimDelayMs: 5_000, handoverGraceMs: 250 }),
   /** ownership.mode keepalived: where Shoal writes keepalived.conf and how it renders it. */
   keepalived: z
     .strictObject({

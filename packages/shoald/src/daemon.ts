@@ -214,6 +214,9 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
         management?.stop();
         await keepalived?.stop();
         await cluster?.leave();
+        if (ownership && cluster && config.ownership.handoverGraceMs > 0 && ownership.controller.status().held.length > 0) {
+          await new Promise((r) => setTimeout(r, config.ownership.handoverGraceMs));
+        }
         await ownership?.controller.releaseAll();
         const drained = Promise.all(servers.map((s) => s.close()));
         const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), config.shutdown.graceMs).unref());

@@ -17,6 +17,8 @@ import type { ShoaldConfig } from './config.js';
 
 export const META_PRIORITY = 'prio';
 export const META_NETWORKS = 'nets';
+/** '1' once the node takes VIPs (see Candidate.ready); '0' while it waits. */
+export const META_READY = 'ready';
 
 export interface RunningOwnership {
   readonly controller: OwnershipController;
@@ -46,7 +48,7 @@ export async function prepareOwnership(init: OwnershipInit): Promise<RunningOwne
   const addresses = createNetlinkVipAddresses({ rtnl, stateFile: join(config.dataDir, 'vips-held.json'), interface: oc.interface, logger });
   const networks = [...new Set([...(await addresses.localNetworks()), ...oc.networks])];
   const selfCandidate: Candidate = { name: config.node.name, priority: oc.priority, networks };
-  const meta = { [META_PRIORITY]: String(oc.priority), [META_NETWORKS]: networks.join(',') };
+  const meta = { [META_PRIORITY]: String(oc.priority), [META_NETWORKS]: networks.join(','), [META_READY]: '0' };
   let cluster: RunningCluster | undefined;
 
   const candidates = (): Candidate[] => {
@@ -56,7 +58,8 @@ export async function prepareOwnership(init: OwnershipInit): Promise<RunningOwne
       if (m.name === config.node.name || m.state !== 'alive') continue;
       const priority = Number(m.meta[META_PRIORITY] ?? '100');
       const nets = (m.meta[META_NETWORKS] ?? '').split(',').filter((n) => n !== '');
-      out.push({ name: m.name, priority: Number.isFinite(priority) ? priority : 100, networks: nets });
+      // A member without the flag (an older version) is taken as ready.
+      out.push({ name: m.name, priority: Number.isFinite(priority) ? priority : 100, networks: nets, ready: m.meta[META_READY] !== '0' });
     }
     return out;
   };
@@ -68,6 +71,7 @@ export async function prepareOwnership(init: OwnershipInit): Promise<RunningOwne
     announcer: init.announcer,
     reannounceIntervalMs: oc.reannounceIntervalMs,
     claimDelayMs: oc.claimDelayMs,
+    onReadyChange: (ready) => cluster?.setMeta({ [META_READY]: ready ? '1' : '0' }),
     inputs: {
       candidates,
       quorum: () => ({ live: candidates().length, clusterSize: cluster ? cluster.status().clusterSize : 1, quorum: oc.quorum }),
