@@ -13,6 +13,7 @@ import { GROUP_ALIASES, type CommandContext, type CommandDef } from './command.j
 import { BACKEND_COMMANDS } from './commands/backend.js';
 import { INSTANCE_COMMANDS } from './commands/instance.js';
 import { CLUSTER_COMMANDS } from './commands/cluster.js';
+import { BGP_COMMANDS } from './commands/bgp.js';
 import { POOL_COMMANDS, STATUS_COMMANDS } from './commands/pool.js';
 import { EXIT, EXIT_CODE_HELP, exitCodeFor, UsageError } from './exit-codes.js';
 import { render } from './output.js';
@@ -34,7 +35,7 @@ export interface CliIo {
   readonly cwd?: string;
 }
 
-const COMMANDS: readonly CommandDef[] = [...INSTANCE_COMMANDS, ...BACKEND_COMMANDS, ...POOL_COMMANDS, ...STATUS_COMMANDS, ...CLUSTER_COMMANDS];
+const COMMANDS: readonly CommandDef[] = [...INSTANCE_COMMANDS, ...BACKEND_COMMANDS, ...POOL_COMMANDS, ...STATUS_COMMANDS, ...CLUSTER_COMMANDS, ...BGP_COMMANDS];
 const GROUPS = [...new Set(COMMANDS.map((c) => c.group))];
 
 function version(): string {

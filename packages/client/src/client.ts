@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { WRITE_CONCERN_HEADER, type Backend, type BackendPatch, type BackendSpec, type Instance, type InstancePatchInput, type InstanceSpecInput, type MemberView, type Pool, type PoolSpecInput, type WriteConcern } from '@shoal/model';
+import { WRITE_CONCERN_HEADER, type Backend, type BackendPatch, type BgpStatusView, type BackendSpec, type Instance, type InstancePatchInput, type InstanceSpecInput, type MemberView, type Pool, type PoolSpecInput, type WriteConcern } from '@shoal/model';
 import { CLIENT_DEFAULTS } from './constants.js';
 import { apiErrorFromResponse, ShoalApiError } from './errors.js';
 import { FailoverTransport, type HttpMethod } from './transport.js';
@@ -51,6 +51,9 @@ export interface CallOptions {
 
 /** One cluster member, as GET /v1/members shows it. */
 export type Member = MemberView;
+
+/** A node's BGP speaker as GET /v1/status shows it under `bgp`. */
+export type BgpStatus = BgpStatusView | { readonly enabled: false };
 
 /** Options of writes that support optimistic concurrency. */
 export interface WriteOptions extends CallOptions {
@@ -138,6 +141,8 @@ export interface ShoalClient {
   status(options?: CallOptions): Promise<ShoalStatus>;
   /** Cluster membership as the answering node sees it. */
   members(options?: CallOptions): Promise<Member[]>;
+  /** The answering node's BGP speaker: sessions and announced routes (`{ enabled: false }` without BGP). */
+  bgp(options?: CallOptions): Promise<BgpStatus>;
 
   listInstances(options?: ListInstancesOptions): Promise<Instance[]>;
   getInstance(name: string, options?: CallOptions): Promise<Instance>;
@@ -286,6 +291,13 @@ class HttpShoalClient implements ShoalClient {
 
   members(o?: CallOptions): Promise<Member[]> {
     return this.#items('/v1/members', o);
+  }
+
+  async bgp(o?: CallOptions): Promise<BgpStatus> {
+    const status = await this.status(o);
+    const section = status['bgp'] as BgpStatus | undefined;
+    // A node of a version before BGP has no section: the same as BGP off.
+    return section ?? { enabled: false };
   }
 
   listInstances(o: ListInstancesOptions = {}): Promise<Instance[]> {

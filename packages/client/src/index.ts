@@ -6,6 +6,7 @@ export { createShoalClient } from './client.js';
 export type {
   CallOptions,
   ListInstancesOptions,
+  BgpStatus,
   Member,
   RawRequestOptions,
   ReadyStatus,

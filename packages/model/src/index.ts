@@ -9,3 +9,4 @@ export * from './validation.js';
 export * from './roles.js';
 export * from './write-concern.js';
 export * from './members.js';
+export * from './bgp.js';

@@ -56,6 +56,8 @@ export interface OwnershipControllerInit {
    * old holder releases when the flag reaches it (one gossip hop later).
    */
   readonly onReadyChange?: (ready: boolean) => void;
+  /** Told after a pass (or the shutdown release) that changed the set of held VIPs (BGP owner mode announces them). */
+  readonly onHeldChange?: (held: ReadonlySet<string>) => void;
   /** @default Date.now */
   readonly now?: () => number;
 }
@@ -127,14 +129,37 @@ export function createOwnershipController(init: OwnershipControllerInit): Owners
     }
   };
 
+  /** Readiness not yet told to onReadyChange: told at the end of the pass, after its claims. */
+  let unpublished = false;
   const setReady = (value: boolean, why: string): void => {
     if (ready === value) return;
     ready = value;
+    unpublished = true;
     log.info({ ready, why }, ready ? 'ready to hold VIPs' : 'not ready to hold VIPs');
+  };
+  /**
+   * Make-before-break: the others release a VIP to us when they hear we are ready, so they
+   * must hear it only once our claims are on the interface (gossip can beat an rtnetlink add).
+   */
+  const publishReadiness = (): void => {
+    if (!unpublished) return;
+    unpublished = false;
     try {
       init.onReadyChange?.(ready);
     } catch (err) {
       log.error({ err }, 'readiness listener failed');
+    }
+  };
+
+  let lastToldHeld = '';
+  const notifyHeld = (): void => {
+    const now = [...held.keys()].sort().join(',');
+    if (now === lastToldHeld) return;
+    lastToldHeld = now;
+    try {
+      init.onHeldChange?.(new Set(held.keys()));
+    } catch (err) {
+      log.error({ err }, 'held-VIPs listener failed');
     }
   };
 
@@ -204,6 +229,8 @@ export function createOwnershipController(init: OwnershipControllerInit): Owners
         log.error({ vip, err: (err as Error).message }, 'cannot claim VIP');
       }
     }
+    publishReadiness();
+    notifyHeld();
     const toAnnounce = announceAll ? [...held.keys()] : claimed;
     await Promise.all(toAnnounce.map((vip) => announce(vip, held.get(vip)?.ifname ?? '')));
   };
@@ -266,6 +293,7 @@ export function createOwnershipController(init: OwnershipControllerInit): Owners
           }
         }),
       );
+      notifyHeld();
     },
     async stop() {
       stopped = true;

@@ -56,24 +56,25 @@ export function parseLargeCommunity(text: string): LargeCommunityValue | null {
 }
 
 /**
- * Extra attributes for the VIPs an advertisement rule selects (MetalLB's BGPAdvertisement).
- * A rule with no selector selects every VIP. Every matching rule applies: communities add up,
- * and for MED, LOCAL_PREF and prepending the last matching rule that sets one wins.
+ * Which VIPs go to BGP, with which extra attributes (MetalLB's BGPAdvertisement). A VIP no
+ * rule selects is not announced by BGP (it stays with layer 2); a rule with no selector selects
+ * every VIP. Every matching rule applies: communities add up, and for MED, LOCAL_PREF and
+ * prepending the last matching rule that sets one wins.
  */
 export interface BgpAdvertisementRule {
   /** Instance names. */
-  readonly instances?: readonly string[];
+  readonly instances?: readonly string[] | undefined;
   /** Pool names (the pool an instance's VIP came from). */
-  readonly pools?: readonly string[];
+  readonly pools?: readonly string[] | undefined;
   /** CIDRs the VIP falls in. */
-  readonly prefixes?: readonly string[];
-  readonly communities?: readonly string[];
-  readonly largeCommunities?: readonly string[];
-  readonly med?: number;
+  readonly prefixes?: readonly string[] | undefined;
+  readonly communities?: readonly string[] | undefined;
+  readonly largeCommunities?: readonly string[] | undefined;
+  readonly med?: number | undefined;
   /** Sent to iBGP peers only (RFC 4271 5.1.5). */
-  readonly localPref?: number;
+  readonly localPref?: number | undefined;
   /** Extra copies of our AS in AS_PATH: a backup node that stays announced but out of ECMP. */
-  readonly asPathPrepend?: number;
+  readonly asPathPrepend?: number | undefined;
 }
 
 export interface AnnouncedVip {
@@ -123,6 +124,11 @@ function ruleSelects(rule: BgpAdvertisementRule, instance: Instance): boolean {
   return false;
 }
 
+/** Whether some rule selects `instance`: its VIP belongs to BGP rather than layer 2. */
+export function selectedForBgp(rules: readonly BgpAdvertisementRule[], instance: Instance): boolean {
+  return rules.some((r) => ruleSelects(r, instance));
+}
+
 /** The VIPs to announce, sorted by VIP; instances sharing a VIP make one route. */
 export function bgpRoutes(input: BgpRoutesInput): AnnouncedVip[] {
   const byVip = new Map<string, Instance[]>();
@@ -147,8 +153,10 @@ export function bgpRoutes(input: BgpRoutesInput): AnnouncedVip[] {
     // Rules apply in config order over the instances in name order: the result does not depend
     // on which instance happened to be listed first.
     const sorted = [...instances].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    let selected = false;
     for (const rule of input.advertisements) {
       if (!sorted.some((i) => ruleSelects(rule, i))) continue;
+      selected = true;
       for (const c of rule.communities ?? []) {
         const v = parseCommunity(c);
         if (v !== null) communities.add(v);
@@ -161,6 +169,7 @@ export function bgpRoutes(input: BgpRoutesInput): AnnouncedVip[] {
       if (rule.localPref !== undefined) localPref = rule.localPref;
       if (rule.asPathPrepend !== undefined) asPathPrepend = rule.asPathPrepend;
     }
+    if (!selected) continue;
     out.push({
       vip,
       family,

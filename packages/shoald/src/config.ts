@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { parseCommunity, parseLargeCommunity } from './bgp-routes.js';
 import { DnsLabelSchema, PoolSpecSchema, ROLES, ShoalError, ipFamilyOf, zodIssuesToFieldIssues, describeIssues } from '@shoal/model';
 
 const PortSchema = z.int().min(0).max(65535);
@@ -197,6 +198,100 @@ export const ShoaldConfigSchema = z.strictObject({
       template: z.string().min(1).optional(),
     })
     .default({ configPath: '/etc/keepalived/keepalived.conf', pidFile: '/run/keepalived.pid', advertIntervalS: 1, vridRange: { min: 1, max: 255 } }),
+  /** Layer 3: announce VIPs to routers by BGP (packages/bgp). */
+  bgp: z
+    .strictObject({
+      /** Default false: layer 3 is opt-in (layer 2 needs no router configuration). */
+      enabled: z.boolean().default(false),
+      /** This node's AS; 4-octet allowed (RFC 6793). Required when enabled. */
+      asn: z.int().min(1).max(4_294_967_295).optional(),
+      /** BGP identifier, a dotted quad unique among the routers' peers. Default: the cluster's advertised IPv4, else the first non-loopback IPv4. */
+      routerId: z.ipv4().optional(),
+      /**
+       * ecmp: every node with a healthy backend announces every VIP, the routers spread flows
+       * over all (MetalLB's BGP mode). owner: only the node holding the VIP announces it (needs
+       * ownership.mode internal, and ownership.networks covering the VIPs). Default ecmp.
+       */
+      mode: z.enum(['ecmp', 'owner']).default('ecmp'),
+      /**
+       * Put each announced VIP on this interface (as a /32 or /128) so the kernel accepts its
+       * traffic (IPVS needs a local address; nftables does not). Default lo. Empty: leave addresses alone.
+       */
+      vipInterface: z.string().max(15).default('lo'),
+      /** Accept sessions on this port. Default: 179 when a peer is passive, otherwise do not listen (connect only, as MetalLB's speakers). */
+      listenPort: PortSchema.optional(),
+      /** Addresses to listen on. Default: every address. */
+      listenAddresses: z.array(z.union([z.ipv4(), z.ipv6()])).default([]),
+      peers: z
+        .array(
+          z.strictObject({
+            address: z.union([z.ipv4(), z.ipv6()]),
+            asn: z.int().min(1).max(4_294_967_295),
+            /** Default 179. */
+            port: z.int().min(1).max(65535).default(179),
+            /** Source address of the session (and default next hop). Default: the kernel's choice. */
+            localAddress: z.union([z.ipv4(), z.ipv6()]).optional(),
+            /** Proposed hold time; 0 (no keepalives) or 3-65535. Default 90, RFC 4271's suggestion. */
+            holdTimeS: z.int().min(0).max(65535).refine((v) => v === 0 || v >= 3, 'must be 0 or at least 3').default(90),
+            /** First reconnect delay; doubles up to 60 s. Default 5 s. */
+            connectRetryS: z.number().min(0.1).max(3600).default(5),
+            /** Wait for the router to connect; never connect out. Default false. */
+            passive: z.boolean().default(false),
+            /** IP TTL of the session's packets: 1 for a directly connected eBGP router, more for multihop. Default: the kernel's (64). */
+            ttl: z.int().min(1).max(255).optional(),
+            /** Families to negotiate and announce. Default: the session's own (IPv6 over an IPv4 session needs nextHopIpv6). */
+            families: z.array(z.enum(['ipv4-unicast', 'ipv6-unicast'])).min(1).optional(),
+            /** Next hop for IPv4 VIPs. Default: the session's local address when it is IPv4. */
+            nextHopIpv4: z.ipv4().optional(),
+            /** Global next hop for IPv6 VIPs. Default: the session's local address when it is IPv6. */
+            nextHopIpv6: z.ipv6().optional(),
+            description: z.string().max(200).optional(),
+          }),
+        )
+        .default([]),
+      gracefulRestart: z
+        .strictObject({
+          /**
+           * Advertise graceful restart (RFC 4724): when shoald crashes or restarts, the routers keep
+           * its routes for restartTimeS while the kernel, which shoald leaves as it is, keeps
+           * forwarding. A dead host still drops out at the hold timer. Default true.
+           */
+          enabled: z.boolean().default(true),
+          /** How long routers keep our routes while shoald restarts. Default 30 s: a restart takes 1-2 s; short, so a shoald that never returns is not trusted long. */
+          restartTimeS: z.int().min(1).max(4095).default(30),
+        })
+        .default({ enabled: true, restartTimeS: 30 }),
+      /**
+       * Which VIPs BGP announces, and extra attributes per instance, pool or prefix (MetalLB's
+       * BGPAdvertisement). Every matching rule applies; a VIP no rule selects stays with layer 2.
+       * Default one rule selecting every VIP.
+       */
+      advertisements: z
+        .array(
+          z.strictObject({
+            instances: z.array(z.string().min(1)).optional(),
+            pools: z.array(z.string().min(1)).optional(),
+            prefixes: z.array(z.string().min(1)).optional(),
+            /** "AS:value" or a well-known name (no-export, no-advertise, no-peer, blackhole, graceful-shutdown). */
+            communities: z.array(z.string().refine((c) => parseCommunity(c) !== null, 'must be AS:value (16-bit each) or a well-known community name')).optional(),
+            /** "global:local1:local2" (RFC 8092, 32-bit each). */
+            largeCommunities: z.array(z.string().refine((c) => parseLargeCommunity(c) !== null, 'must be three 32-bit numbers, global:local1:local2')).optional(),
+            med: z.int().min(0).max(4_294_967_295).optional(),
+            localPref: z.int().min(0).max(4_294_967_295).optional(),
+            asPathPrepend: z.int().min(0).max(16).optional(),
+          }),
+        )
+        .default([{}]),
+    })
+    .default({ enabled: false, mode: 'ecmp', vipInterface: 'lo', listenAddresses: [], peers: [], gracefulRestart: { enabled: true, restartTimeS: 30 }, advertisements: [{}] })
+    .superRefine((b, ctx) => {
+      if (b.enabled && b.asn === undefined) ctx.addIssue({ code: 'custom', path: ['asn'], message: 'is required when bgp.enabled is true' });
+      b.advertisements.forEach((a, i) => {
+        for (const [j, cidr] of (a.prefixes ?? []).entries()) {
+          if (!/^[0-9a-fA-F.:]+\/\d{1,3}$/.test(cidr) || ipFamilyOf(cidr.split('/')[0] ?? '') === null) ctx.addIssue({ code: 'custom', path: ['advertisements', i, 'prefixes', j], message: 'must be a CIDR' });
+        }
+      });
+    }),
   health: z
     .strictObject({
       /** Probe backends as their instances' health checks say. Default true: a dead backend must stop getting traffic. */
@@ -247,6 +342,9 @@ export function parseConfig(raw: unknown, baseDir: string): ShoaldConfig {
     if (names.has(p.name)) throw new ConfigError(`invalid configuration: pools.${i}.name: duplicate pool "${p.name}"`, [{ path: `pools.${i}.name`, message: 'duplicate' }]);
     names.add(p.name);
   });
+  if (cfg.bgp.enabled && cfg.bgp.mode === 'owner' && cfg.ownership.mode !== 'internal') {
+    throw new ConfigError('invalid configuration: bgp.mode: owner needs ownership.mode internal (the election decides who announces)', [{ path: 'bgp.mode', message: 'owner needs ownership.mode internal' }]);
+  }
   const abs = (p: string): string => resolve(baseDir, p);
   return {
     ...cfg,

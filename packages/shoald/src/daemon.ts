@@ -14,6 +14,7 @@ import { selectDataplane } from './dataplane-select.js';
 import { enableForwardingSysctls } from './sysctls.js';
 import { startCluster, type RunningCluster } from './cluster.js';
 import { prepareOwnership, type RunningOwnership } from './ownership.js';
+import { startBgp, type RunningBgp } from './bgp.js';
 import { createManagementKeeper, parseApiAddress, type ApiEndpoint, type ManagementKeeper } from './management.js';
 import { startKeepalivedMode, type RunningKeepalivedMode } from './keepalived-mode.js';
 import { openRouteNetlink, type RouteNetlink } from '@shoal/netlink';
@@ -71,6 +72,7 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
   let ownership: RunningOwnership | undefined;
   let management: ManagementKeeper | undefined;
   let keepalived: RunningKeepalivedMode | undefined;
+  let bgp: RunningBgp | undefined;
   let keepalivedRtnl: RouteNetlink | undefined;
   let keepalivedMeta: Record<string, string> | undefined;
   try {
@@ -142,6 +144,7 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
       dataplane: dataplaneStatus(),
       ...(cluster ? { cluster: cluster.status() } : {}),
       ownership: ownership ? { mode: 'internal', ...ownership.controller.status() } : keepalived ? keepalived.status() : { mode: config.ownership.mode },
+      bgp: bgp ? bgp.status() : { enabled: false },
     });
     const app = createApiApp(
       {
@@ -191,6 +194,22 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
         selfMember: () => ({ name: config.node.name, priority: config.ownership.priority, networks: (keepalivedMeta?.['nets'] ?? '').split(',').filter((n) => n !== ''), addresses: (keepalivedMeta?.['nets'] ?? '').split(',').filter((n) => n !== '') }),
       });
     }
+    if (config.bgp.enabled) {
+      const running = await startBgp({ config, store, logger, health, held: () => new Set(ownership?.controller.status().held.map((h) => h.vip) ?? []) });
+      bgp = running;
+      let queued = false;
+      const later = (reason: string): void => {
+        if (queued) return;
+        queued = true;
+        setImmediate(() => {
+          queued = false;
+          running.trigger(reason);
+        });
+      };
+      store.onUpdate(() => later('store changed'));
+      health.onChange(() => later('backend health changed'));
+      ownership?.onHeldChange(() => later('held VIPs changed'));
+    }
     if (config.management.vip !== undefined) management = startManagementVip(config, store, logger, cluster, api.address.port);
     ready = true;
     log.info(
@@ -213,11 +232,17 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
         // elect new owners for our VIPs; then let go of the VIPs (a moment of overlap, not a gap).
         management?.stop();
         await keepalived?.stop();
+        // ecmp: every node announces every VIP, so withdraw first and the routers move the flows
+        // to the others. owner mode: after the hand-over below, so the successor announces first.
+        // A restart (SIGUSR2) keeps the routes: graceful-restart helpers forward on meanwhile.
+        const preserveForwarding = reason === 'SIGUSR2';
+        if (bgp && config.bgp.mode === 'ecmp') await bgp.stop({ preserveForwarding });
         await cluster?.leave();
         if (ownership && cluster && config.ownership.handoverGraceMs > 0 && ownership.controller.status().held.length > 0) {
           await new Promise((r) => setTimeout(r, config.ownership.handoverGraceMs));
         }
         await ownership?.controller.releaseAll();
+        if (bgp && config.bgp.mode === 'owner') await bgp.stop({ preserveForwarding });
         const drained = Promise.all(servers.map((s) => s.close()));
         const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), config.shutdown.graceMs).unref());
         if ((await Promise.race([drained, timer])) === 'timeout') {

@@ -17,8 +17,10 @@ const USAGE = `usage: shoald [--config FILE] [--check-config | --cleanup] [--ver
   -h, --help          this text
 
 Exit codes: 0 clean stop; 1 runtime failure; 2 bad arguments; 78 bad configuration (EX_CONFIG).
-Signals: SIGTERM / SIGINT stop gracefully (leave the cluster, drain requests, flush the store);
-SIGHUP re-reads the cluster's gossip key file (key rotation).`;
+Signals: SIGTERM / SIGINT stop gracefully (withdraw BGP routes, leave the cluster, drain
+requests, flush the store); SIGUSR2 is the same for a planned restart, except that BGP sessions
+close without a NOTIFICATION so graceful-restart routers keep forwarding; SIGHUP re-reads the
+cluster's gossip key file (key rotation).`;
 
 const EX_CONFIG = 78;
 
@@ -98,6 +100,10 @@ export async function runFromArgv(argv: string[]): Promise<void> {
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  // A planned restart: like SIGTERM, but BGP sessions close without a NOTIFICATION, so the
+  // routers (graceful-restart helpers) keep our routes until the new process is back (BIRD's
+  // `graceful restart` command does the same).
+  process.once('SIGUSR2', onSignal);
   process.on('SIGHUP', () => {
     try {
       running.cluster?.reloadKeys();

@@ -12,6 +12,7 @@ import type { ClusterStore } from '@shoal/store';
 import { ShoalError } from '@shoal/model';
 import { openRouteNetlink, type RouteNetlink } from '@shoal/netlink';
 import { createNetlinkVipAddresses, createOwnershipController, type Candidate, type OwnershipController, type VipAnnouncer } from '@shoal/ownership';
+import { selectedForBgp } from './bgp-routes.js';
 import type { RunningCluster } from './cluster.js';
 import type { ShoaldConfig } from './config.js';
 
@@ -24,6 +25,8 @@ export interface RunningOwnership {
   readonly controller: OwnershipController;
   /** Metadata this node gossips for the others' elections. */
   readonly meta: Readonly<Record<string, string>>;
+  /** Subscribes to changes of the VIPs this node holds (BGP owner mode). */
+  onHeldChange(listener: (held: ReadonlySet<string>) => void): void;
   /** Starts the controller once membership exists (cluster may be absent: a node on its own). */
   start(cluster: RunningCluster | undefined): void;
   close(): Promise<void>;
@@ -64,6 +67,7 @@ export async function prepareOwnership(init: OwnershipInit): Promise<RunningOwne
     return out;
   };
 
+  const heldListeners = new Set<(held: ReadonlySet<string>) => void>();
   const controller = createOwnershipController({
     self: config.node.name,
     logger,
@@ -72,12 +76,22 @@ export async function prepareOwnership(init: OwnershipInit): Promise<RunningOwne
     reannounceIntervalMs: oc.reannounceIntervalMs,
     claimDelayMs: oc.claimDelayMs,
     onReadyChange: (ready) => cluster?.setMeta({ [META_READY]: ready ? '1' : '0' }),
+    onHeldChange: (held) => {
+      for (const l of heldListeners) l(held);
+    },
     inputs: {
       candidates,
       quorum: () => ({ live: candidates().length, clusterSize: cluster ? cluster.status().clusterSize : 1, quorum: oc.quorum }),
       vips: () => {
         const vips = new Set<string>();
-        for (const inst of store.listInstances()) if (inst.state === 'started' && store.instanceConflict(inst.id) === undefined) vips.add(inst.vip);
+        // In BGP ecmp mode, the VIPs BGP announces are on every node (bgp.vipInterface): the
+        // election is for the rest (layer 2, the management VIP).
+        const ecmp = config.bgp.enabled && config.bgp.mode === 'ecmp';
+        for (const inst of store.listInstances()) {
+          if (inst.state !== 'started' || store.instanceConflict(inst.id) !== undefined) continue;
+          if (ecmp && selectedForBgp(config.bgp.advertisements, inst)) continue;
+          vips.add(inst.vip);
+        }
         return vips;
       },
     },
@@ -86,6 +100,9 @@ export async function prepareOwnership(init: OwnershipInit): Promise<RunningOwne
   return {
     controller,
     meta,
+    onHeldChange(listener) {
+      heldListeners.add(listener);
+    },
     start(running) {
       cluster = running;
       if (running) {

@@ -26,7 +26,7 @@ function instance(name: string, over: Partial<Instance> = {}): Instance {
   };
 }
 
-const base: BgpRoutesInput = { mode: 'ecmp', instances: [], conflicted: () => false, health: () => 'up', held: new Set(), advertisements: [] };
+const base: BgpRoutesInput = { mode: 'ecmp', instances: [], conflicted: () => false, health: () => 'up', held: new Set(), advertisements: [{}] };
 
 test('ecmp: every started instance with a backend able to take traffic is announced as a host route', () => {
   const got = bgpRoutes({ ...base, instances: [instance('web'), instance('v6', { vip: 'fd00:96::10' })] });
@@ -67,6 +67,9 @@ test('instances sharing a VIP make one route, and advertisement rules add commun
       { instances: ['nobody'], communities: ['1:1'] },
     ],
   });
+  // Without a catch-all rule, only selected VIPs go to BGP (the rest stay with layer 2).
+  assert.deepEqual(bgpRoutes({ ...base, instances, advertisements: [{ pools: ['public'] }] }).map((r) => r.vip), ['10.96.0.10']);
+  assert.deepEqual(bgpRoutes({ ...base, instances, advertisements: [] }), []);
   assert.equal(got.length, 2);
   const [shared, other] = got;
   assert.deepEqual(shared?.instances, ['dns', 'web']);

@@ -77,3 +77,33 @@ test('a cluster config names its bad fields: no key, a seed that is not host:por
   assert.equal(ok.cluster.writeConcern, 2);
   assert.equal(ok.cluster.profile, 'lan');
 });
+
+test('bgp: a bad peer, community or mode names its field', () => {
+  const paths = (raw: unknown): string[] => {
+    try {
+      parseConfig(raw, '/');
+      return [];
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      return (err.issues ?? []).map((i) => i.path).sort();
+    }
+  };
+  assert.deepEqual(paths({ api: { tls }, bgp: { enabled: true } }), ['bgp.asn']);
+  assert.deepEqual(
+    paths({
+      api: { tls },
+      bgp: {
+        enabled: true,
+        asn: 4_294_967_296,
+        peers: [{ address: '10.0.0.1', asn: 65000 }, { address: 'router', asn: 0, holdTimeS: 2, families: ['ipv4-multicast'] }],
+        advertisements: [{ communities: ['64512:100', '70000:1'], largeCommunities: ['1:2'], prefixes: ['10.96.0.0/24', 'nope'] }],
+      },
+    }),
+    ['bgp.advertisements.0.communities.1', 'bgp.advertisements.0.largeCommunities.0', 'bgp.asn', 'bgp.peers.1.address', 'bgp.peers.1.asn', 'bgp.peers.1.families.0', 'bgp.peers.1.holdTimeS'],
+  );
+  assert.deepEqual(paths({ api: { tls }, ownership: { mode: 'none' }, bgp: { enabled: true, asn: 64512, mode: 'owner' } }), ['bgp.mode']);
+  const ok = parseConfig({ api: { tls }, bgp: { enabled: true, asn: 4200000001, peers: [{ address: 'fd00:240::2', asn: 65000 }] } }, '/');
+  assert.equal(ok.bgp.peers[0]?.holdTimeS, 90);
+  assert.equal(ok.bgp.peers[0]?.families, undefined, "the speaker's default: the session's own family");
+  assert.equal(ok.bgp.gracefulRestart.restartTimeS, 30);
+});
