@@ -36,6 +36,9 @@ declare -A wanted=(
   [keepalived]=keepalived   # VIP ownership by VRRP (keepalived mode): config checks and failover lab
   [arping]=arping     # the layer-2 lab checks gratuitous ARP from the client's side
   [tcpdump]=tcpdump   # the layer-2 lab captures announcements
+  [bird]=bird2        # BGP labs: BIRD 2 as the router (the MetalLB tutorial's topology)
+  [vtysh]=frr         # BGP labs: FRR as the router (its daemons run only inside lab namespaces)
+  [gobgpd]=gobgpd     # BGP labs: GoBGP as a peer
 )
 missing=()
 for cmd in "${!wanted[@]}"; do
