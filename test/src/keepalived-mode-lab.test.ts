@@ -106,9 +106,19 @@ test('keepalived mode: shoald renders, keepalived elects, a crashed master hands
 
     const created = await api('k2', 'POST', '/v1/instances', { name: 'web', vip: VIP, ports: [{ port: 80 }], backends: BACKENDS.map((b) => ({ ip: b.ip, port: 8080 })) });
     assert.equal(created.status, 201, JSON.stringify(created.json));
-    const [master] = await until('the VIP on exactly one node', 20_000, async () => {
+    // The node that got the POST renders first, and its keepalived may be master for a moment
+    // before the others load the instance and the highest priority preempts: wait for a holder
+    // that stays 2 s.
+    let candidate: string | undefined;
+    let since = 0;
+    const [master] = await until('the VIP on exactly one node, for 2 s', 30_000, async () => {
       const h = await holders();
-      return h.length === 1 ? h : false;
+      if (h.length !== 1 || h[0] !== candidate) {
+        candidate = h.length === 1 ? h[0] : undefined;
+        since = Date.now();
+        return false;
+      }
+      return Date.now() - since >= 2_000 ? h : false;
     });
     assert.ok(master !== undefined);
     // Every node rendered the same VRID for it, and the id is in the replicated state.
