@@ -19,6 +19,7 @@ import { hasCommand } from '@shoal/testkit';
 import {
   bgpLabSkipReason,
   createBgpLab,
+  gobgpAdjIn,
   sleep,
   waitFor,
   waitForSteady,
@@ -237,6 +238,34 @@ test('BIRD: two speakers announce one /32, the router installs both as ECMP and 
   });
 });
 
+test('BIRD restarts: the speakers notice, reconnect and announce their routes again', { skip: skipFor('bird'), timeout: 60_000 }, async (t) => {
+  const lab = await createBgpLab({ speakers: 2 });
+  const children: LineProcess[] = [];
+  let bird: Router | undefined;
+  await withDiagnostics(t, lab, () => (bird ? [bird] : []), () => children, async () => {
+    const [s1, s2] = lab.speakers as [LabSpeaker, LabSpeaker];
+    bird = await lab.startBird({ ipv6Sessions: false });
+    for (const s of [s1, s2]) children.push(await startSpeaker(lab, s, [{ address: lab.router.ipv4, asn: lab.router.asn, families: ['ipv4-unicast'] }]));
+    for (const c of children) await announce(c, [{ prefix: VIP4 }]);
+    await routeWithNexthops(bird, VIP4, [s1.ipv4, s2.ipv4]);
+    await kernelNexthops(lab, VIP4, [s1.ipv4, s2.ipv4]);
+
+    // SIGTERM: BIRD sends Cease to both speakers and removes its kernel routes.
+    const seenBefore = children.map((c) => c.lines().length);
+    await bird.stop();
+    for (const [i, c] of children.entries()) await c.waitForLine((l) => l.event === 'peer-state' && l.state !== 'Established', 5000, seenBefore[i] ?? 0);
+    const restartedAt = Date.now();
+    bird = await lab.startBird({ ipv6Sessions: false });
+    await routeWithNexthops(bird, VIP4, [s1.ipv4, s2.ipv4], 15_000);
+    t.diagnostic(`BIRD restarted -> both paths back: ${Date.now() - restartedAt} ms`);
+    await kernelNexthops(lab, VIP4, [s1.ipv4, s2.ipv4]);
+    t.diagnostic(`BIRD restarted -> kernel ECMP route back: ${Date.now() - restartedAt} ms`);
+    const how = bird.log().split('\n').filter((l) => /Incoming connection|Connecting to|Connected to|collision|established/i.test(l)).map((l) => l.replace(/^\S+ /, ''));
+    t.diagnostic(`how the sessions came back (BIRD log): ${JSON.stringify(how)}`);
+    await establishedSteadily(bird, [s1.ipv4, s2.ipv4], 1000, 10_000);
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // b./c. communities, large communities and IPv6 next hops as FRR and GoBGP receive them
 
@@ -290,6 +319,14 @@ async function attributesCase(t: TestContext, kind: 'frr' | 'gobgp'): Promise<vo
     t.diagnostic(`${VIP6} next hops as ${kind} received them: ${JSON.stringify(p6.map((p) => ({ from: p.from, nexthops: p.nexthops })))}`);
     sortedEq(p6.map((p) => `${p.from ?? '?'} -> ${p.nexthops[0] ?? '?'}`), [`${s1.ipv6} -> ${s1.ipv6}`, `${s2.ipv4} -> ${s2.ipv6}`], `${VIP6}: learnt over s1's IPv6 session and s2's IPv4 session, each with that speaker's global next hop`);
     for (const p of p6) for (const nh of p.nexthops.slice(1)) assert.match(nh, /^fe80:/i, `only a link-local may follow the global next hop (${JSON.stringify(p)})`);
+    if (kind === 'gobgp') {
+      // what GoBGP received from s2 before any policy: IPv4 and IPv6 over the one IPv4 session
+      const in6 = await gobgpAdjIn(lab, s2.ipv4, 'ipv6');
+      const in4 = await gobgpAdjIn(lab, s2.ipv4, 'ipv4');
+      t.diagnostic(`GoBGP adj-in from ${s2.ipv4}: ${JSON.stringify({ ...in4, ...in6 })}`);
+      assert.equal(in6[VIP6]?.[0]?.nexthops[0], s2.ipv6, `adj-in ${VIP6} from ${s2.ipv4}`);
+      assert.equal(in4[VIP4]?.[0]?.nexthops[0], s2.ipv4, `adj-in ${VIP4} from ${s2.ipv4}`);
+    }
     if (kind === 'frr') {
       // zebra installs both: a bad next hop from one speaker would take the VIP out for all
       await kernelNexthops(lab, VIP4, [s1.ipv4, s2.ipv4]);
@@ -679,6 +716,20 @@ test('a hostile peer gets the RFC 4271 / RFC 7606 NOTIFICATION for each malforme
         assert.ok(await bird.established(s1.ipv4), `BIRD session Established after ${c.name}`);
         assert.ok((await bird.route(VIP4)) !== null, `route in BIRD after ${c.name}`);
       }
+
+      // Not a configured peer at all: the client, routed through BIRD, connects to the
+      // listener. The speaker must not open a session (no OPEN); closing, or Cease /
+      // Connection Rejected (RFC 4486 subcode 5), are both acceptable.
+      const stranger = lab.spawnNodeEval(lab.client.ns, RAW_TCP);
+      children.push(stranger);
+      await stranger.waitForLine((l) => l.ready === true, 10_000);
+      stranger.send({ op: 'connect', host: s1.ipv4, port: 179, localAddress: lab.client.ipv4 });
+      await stranger.waitForLine((l) => l.closed === true || typeof l.error === 'string', 10_000);
+      const got = splitMessages(Buffer.concat(stranger.lines().filter((l) => typeof l.recv === 'string').map((l) => Buffer.from(l.recv as string, 'hex'))));
+      t.diagnostic(`unconfigured peer ${lab.client.ipv4}: ${JSON.stringify(stranger.lines().filter((l) => l.ready !== true))}`);
+      assert.ok(!got.some((m) => m.type === 1), 'no OPEN for an address that is not a configured peer');
+      for (const m of got) assert.deepEqual({ type: m.type, code: m.body.readUInt8(0), subcode: m.body.readUInt8(1) }, { type: 3, code: 6, subcode: 5 }, 'only Cease/Connection Rejected, if anything');
+      assert.equal(speaker.exit(), null, 'the speaker is still running after the stranger');
     } finally {
       watching = false;
       await watcher;

@@ -7,7 +7,7 @@
  * by this module and stopped by its PID in `cleanup()`.
  *
  * ```
- *            <prefix>lan  (bridge br0, ports r, s1..sN)
+ *            <prefix>lan  (bridge <prefix>br, ports <prefix>r, <prefix>s1..sN)
  *           /            |              \
  *   <prefix>r eth0   <prefix>s1 eth0   <prefix>s2 eth0 ...
  *   10.240.0.2       10.240.0.20       10.240.0.21          (the MetalLB tutorial's addresses)
@@ -355,7 +355,7 @@ export function bgpLabSkipReason(kind?: RouterKind): string | null {
 const V4_LAN = '10.240.0.';
 const V6_LAN = 'fd00:240::';
 
-/** A short tag unique to this run: namespaces `sbgXXXXXX-r`, `sbgXXXXXX-s1`, ... */
+/** A short tag unique to this run (<= 10 characters, so that `<tag>s12` fits IFNAMSIZ): `sbgXXXXX-`. */
 function runTag(): string {
   return `sbg${(process.pid % 1000).toString(36)}${Math.floor(Math.random() * 36 ** 3).toString(36).padStart(3, '0')}-`;
 }
@@ -430,13 +430,16 @@ export async function createBgpLab(init: BgpLabInit = {}): Promise<BgpLab> {
   };
 
   try {
+    // Bridge and bridge ports carry the run prefix too (<= 15 characters); inside each
+    // namespace the interfaces are eth0/eth1 as in the recipe and the tutorial.
     const lan = await mkns('lan');
-    await netns.bridge(lan, 'br0');
+    const bridge = `${prefix}br`;
+    await netns.bridge(lan, bridge);
     await mkns('r');
     for (const [ns, port, v4, v6] of [[router.ns, 'r', router.ipv4, router.ipv6], ...speakers.map((s) => [s.ns, s.short, s.ipv4, s.ipv6] as const)] as const) {
       if (ns !== router.ns) await mkns(ns.slice(prefix.length));
-      await netns.veth(lan, `p-${port}`, ns, 'eth0');
-      await netns.attach(lan, `p-${port}`, 'br0');
+      await netns.veth(lan, `${prefix}${port}`, ns, 'eth0');
+      await netns.attach(lan, `${prefix}${port}`, bridge);
       await netns.address(ns, 'eth0', `${v4}/24`, `${v6}/64`);
     }
     for (const s of speakers) {

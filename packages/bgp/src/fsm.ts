@@ -19,8 +19,9 @@
  *   backoff, and the first retry after such a session goes at once: an announce-only speaker
  *   wants its routes back quickly (recipe bgp-peers-in-netns.md: "connect actively with a short
  *   retry").
- * - Connect + TcpConnectionFails goes to Active with the ConnectRetryTimer still running (as
- *   BIRD does) instead of Idle: the retry then comes from the running timer.
+ * - Connect + TcpConnectionFails goes to Active with the ConnectRetryTimer still running
+ *   instead of Idle (BIRD too just waits out its connect retry time): the retry then comes
+ *   from the running timer, so a refused connect does not retry in a tight loop.
  * - A passive peer never initiates: Active without a ConnectRetryTimer.
  * - A timer event for a timer that the current state does not run is ignored (the session
  *   cancels timers on every state change, so only a race can deliver one).
