@@ -254,13 +254,16 @@ export const ShoaldConfigSchema = z.strictObject({
           /**
            * Advertise graceful restart (RFC 4724): when shoald crashes or restarts, the routers keep
            * its routes for restartTimeS while the kernel, which shoald leaves as it is, keeps
-           * forwarding. A dead host still drops out at the hold timer. Default true.
+           * forwarding. The price: routers (BIRD measured here) also keep a dead HOST's routes for
+           * restartTimeS after its hold timer expires, so part of the traffic goes to a dead node
+           * meanwhile. Default false: for a load balancer a dead host must leave at the hold timer;
+           * turn it on (with a short restartTimeS) where shoald restarts matter more.
            */
-          enabled: z.boolean().default(true),
+          enabled: z.boolean().default(false),
           /** How long routers keep our routes while shoald restarts. Default 30 s: a restart takes 1-2 s; short, so a shoald that never returns is not trusted long. */
           restartTimeS: z.int().min(1).max(4095).default(30),
         })
-        .default({ enabled: true, restartTimeS: 30 }),
+        .default({ enabled: false, restartTimeS: 30 }),
       /**
        * Which VIPs BGP announces, and extra attributes per instance, pool or prefix (MetalLB's
        * BGPAdvertisement). Every matching rule applies; a VIP no rule selects stays with layer 2.
@@ -283,7 +286,7 @@ export const ShoaldConfigSchema = z.strictObject({
         )
         .default([{}]),
     })
-    .default({ enabled: false, mode: 'ecmp', vipInterface: 'lo', listenAddresses: [], peers: [], gracefulRestart: { enabled: true, restartTimeS: 30 }, advertisements: [{}] })
+    .default({ enabled: false, mode: 'ecmp', vipInterface: 'lo', listenAddresses: [], peers: [], gracefulRestart: { enabled: false, restartTimeS: 30 }, advertisements: [{}] })
     .superRefine((b, ctx) => {
       if (b.enabled && b.asn === undefined) ctx.addIssue({ code: 'custom', path: ['asn'], message: 'is required when bgp.enabled is true' });
       b.advertisements.forEach((a, i) => {

@@ -72,7 +72,9 @@ export async function prepareOwnership(init: OwnershipInit): Promise<RunningOwne
     self: config.node.name,
     logger,
     addresses,
-    announcer: init.announcer,
+    // A VIP on lo (ownership.interface: lo, for BGP owner mode) is reached by routing, not by
+    // ARP: there is no segment to tell, and lo cannot carry the frames.
+    announcer: { announce: (vip, ifname) => (ifname === 'lo' ? Promise.resolve() : init.announcer.announce(vip, ifname)) },
     reannounceIntervalMs: oc.reannounceIntervalMs,
     claimDelayMs: oc.claimDelayMs,
     onReadyChange: (ready) => cluster?.setMeta({ [META_READY]: ready ? '1' : '0' }),
