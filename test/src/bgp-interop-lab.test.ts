@@ -1,6 +1,6 @@
 /**
  * @shoal/bgp against real routers (recipes/bgp-peers-in-netns.md): BIRD 2, FRR 8.4 and GoBGP
- * run in a router namespace of a per-run lab (bgp-lab.ts); each speaker is a child process
+ * run in a router namespace of a per-run lab (testkit bgp-lab.ts); each speaker is a child process
  * (bgp-speaker-child.js) inside its own speaker namespace, driven over stdin/stdout. Every case
  * builds its own lab and tears it down in `finally`; processes are stopped by PID.
  *
@@ -15,11 +15,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { hasCommand } from '@shoal/testkit';
 import {
   bgpLabSkipReason,
   createBgpLab,
   gobgpAdjIn,
+  hasCommand,
   sleep,
   waitFor,
   waitForSteady,
@@ -28,7 +28,7 @@ import {
   type LineProcess,
   type Router,
   type RouterPath,
-} from './bgp-lab.js';
+} from '@shoal/testkit';
 
 const CHILD = fileURLToPath(new URL('./bgp-speaker-child.js', import.meta.url));
 

@@ -105,7 +105,7 @@ test('owner mode: only the VIP holder announces it; when its host dies the new o
         p
           .lines()
           .filter((l) => typeof l['msg'] === 'string' && /VIP|ready|member (suspect|dead|alive)|BGP session/.test(l['msg']))
-          .map((l) => `${String(l['time'])} ${name} ${String(l['msg'])} ${String(l['vip'] ?? l['member'] ?? l['why'] ?? '')}`),
+          .map((l) => `${String(l['time'])} ${name} ${String(l['msg'])} ${JSON.stringify(l['vip'] ?? l['member'] ?? l['why'] ?? '')}`),
       );
       assert.fail(`${(err as Error).message}\n${await router.cli(`show route ${PREFIX} all`)}\n${events.sort().join('\n')}`);
     }

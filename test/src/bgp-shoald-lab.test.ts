@@ -19,10 +19,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { labSkipReason } from '@shoal/testkit';
 import { CERTS_SCRIPT, SHOALCTL_BIN, SHOALD_BIN, makePki } from './harness.js';
 import { GOSSIP_KEY, labApi } from './cluster-harness.js';
-import { ROUTER_ASN, SPEAKER_ASN, bgpLabSkipReason, createBgpLab, sleep, waitFor, waitForSteady, type LabSpeaker, type LineProcess } from './bgp-lab.js';
+import { ROUTER_ASN, SPEAKER_ASN, bgpLabSkipReason, createBgpLab, labSkipReason, sleep, waitFor, waitForSteady, type LabSpeaker, type LineProcess } from '@shoal/testkit';
 
 const execFileAsync = promisify(execFile);
 const skip = labSkipReason(['nft', 'curl']) ?? bgpLabSkipReason('bird');

@@ -25,6 +25,18 @@
  * - A passive peer never initiates: Active without a ConnectRetryTimer.
  * - A timer event for a timer that the current state does not run is ignored (the session
  *   cancels timers on every state change, so only a race can deliver one).
+ * - Idle takes the peer's own connection while the IdleHoldTimer runs, if the session ended
+ *   cleanly: a Cease from the peer, the connection closing in OpenConfirm or Established, or
+ *   our Hold Timer expiring in Established (a router that died or restarted, and now connects
+ *   back). That is RFC 4271 8.1.1 AutomaticStart with
+ *   passive TCP establishment (event 5) followed at once by TcpConnectionConfirmed (17): the
+ *   IdleHoldTimer stops and the FSM goes to OpenSent. After an error NOTIFICATION in either
+ *   direction (header, OPEN, UPDATE, FSM errors: what the peer sends would fail again) Idle
+ *   keeps refusing until the timer expires, so the backoff holds for a peer that keeps
+ *   failing. The session adds a rate limit on top (session.ts).
+ * - With a negotiated Hold Time of 0 the large OpenSent Hold Timer keeps running through
+ *   OpenConfirm, so a peer that proposes 0 and never sends its KEEPALIVE cannot park the
+ *   connection there forever (RFC 4271 would wait without a timer); Established stops it.
  */
 import { CEASE_SUBCODE, ERROR_CODE, FSM_SUBCODE } from './messages.js';
 
@@ -58,7 +70,8 @@ export type FsmEvent =
   | { readonly type: 'BGPHeaderErr'; readonly notification: NotificationSpec } // 21
   | { readonly type: 'BGPOpenMsgErr'; readonly notification: NotificationSpec } // 22
   | { readonly type: 'OpenCollisionDump' } // 23
-  | { readonly type: 'NotifMsg' } // 25 (24, NotifMsgVerErr, is handled like it)
+  /** `code`: the NOTIFICATION's error code; only a Cease (6) counts as a clean end (module comment). */
+  | { readonly type: 'NotifMsg'; readonly code?: number } // 25 (24, NotifMsgVerErr, is handled like it)
   | { readonly type: 'KeepAliveMsg' } // 26
   | { readonly type: 'UpdateMsg' } // 27
   | { readonly type: 'UpdateMsgErr'; readonly notification: NotificationSpec }; // 28
@@ -165,6 +178,10 @@ export class BgpFsm {
   #started = false;
   /** Set when a collision winner is promoted to primary. */
   #passiveOverride: boolean | undefined;
+  /** The IdleHoldTimer runs (started by #toIdle, not yet expired or stopped). */
+  #idleHoldPending = false;
+  /** The last way into Idle was clean (module comment): the peer may connect back during the idle hold. */
+  #endedCleanly = false;
 
   constructor(config: FsmConfig) {
     this.#config = config;
@@ -188,6 +205,14 @@ export class BgpFsm {
   /** Whether a new TCP connection can be handed to this FSM now (RFC 4271 8.2.2: Connect and Active listen; Idle refuses). */
   get acceptsConnection(): boolean {
     return this.#state === 'Connect' || this.#state === 'Active';
+  }
+
+  /**
+   * Whether Idle takes the peer's connection now (TcpConnectionConfirmed goes to OpenSent): the
+   * IdleHoldTimer runs after a clean end of the session (module comment, RFC 4271 8.1.1 event 5).
+   */
+  get acceptsConnectionInIdleHold(): boolean {
+    return this.#state === 'Idle' && this.#idleHoldPending && this.#endedCleanly && this.#started && this.#autoRestart;
   }
 
   /**
@@ -255,7 +280,7 @@ export class BgpFsm {
    * the connection dropped, resources released, ConnectRetryCounter incremented; then, for a
    * configured peer, the IdleHoldTimer that brings it back.
    */
-  #toIdle(actions: FsmAction[], notification: NotificationSpec | undefined, restart: boolean): void {
+  #toIdle(actions: FsmAction[], notification: NotificationSpec | undefined, restart: boolean, clean = false): void {
     if (notification !== undefined) {
       actions.push({ type: 'send-notification', code: notification.code, subcode: notification.subcode, data: notification.data ?? new Uint8Array(0) });
     }
@@ -264,11 +289,19 @@ export class BgpFsm {
     this.#connectRetryCounter++;
     this.#negotiatedHoldS = undefined;
     this.#state = 'Idle';
+    this.#endedCleanly = clean;
+    this.#idleHoldPending = false;
     if (restart && this.#autoRestart && this.#started) {
       // After a session that lasted (attempt reset to 0) the first retry goes at once.
       const seconds = this.#attempt === 0 ? 0 : this.#nextRetryS();
       actions.push({ type: 'start-timer', timer: 'idleHold', seconds });
+      this.#idleHoldPending = true;
     }
+  }
+
+  /** The peer ended it with a NOTIFICATION: clean only for a Cease. */
+  #notified(event: { readonly code?: number }, actions: FsmAction[]): void {
+    this.#toIdle(actions, undefined, true, event.code === ERROR_CODE.cease);
   }
 
   #fsmError(actions: FsmAction[], subcode: number): void {
@@ -316,6 +349,7 @@ export class BgpFsm {
   /** RFC 4271 8.2.2, event 2 in any state: Cease (when a connection carries OPENs), everything stopped, Idle, no restart. */
   #manualStop(ceaseSubcode: number | undefined, actions: FsmAction[]): void {
     this.#started = false;
+    this.#idleHoldPending = false;
     if (this.#state === 'Idle') {
       actions.push({ type: 'stop-timer', timer: 'idleHold' });
       return;
@@ -334,10 +368,20 @@ export class BgpFsm {
         this.#started = true;
         this.#connectRetryCounter = 0;
         this.#attempt = 0;
+        this.#idleHoldPending = false;
         this.#begin(actions);
         return;
       case 'IdleHoldTimerExpires':
+        this.#idleHoldPending = false;
         if (this.#started && this.#autoRestart) this.#begin(actions);
+        return;
+      case 'TcpConnectionConfirmed':
+        // Deviation (module comment): AutomaticStart with passive TCP establishment (RFC 4271
+        // 8.1.1 event 5), the peer's connection already there; else refused like the RFC's Idle.
+        if (!this.acceptsConnectionInIdleHold) return;
+        this.#idleHoldPending = false;
+        actions.push({ type: 'stop-timer', timer: 'idleHold' });
+        this.#connected(actions);
         return;
       // RFC 4271 8.2.2 Idle: "any other event ... is ignored"; a connection is refused by the
       // session (acceptsConnection is false).
@@ -346,7 +390,6 @@ export class BgpFsm {
       case 'KeepaliveTimerExpires':
       case 'StableTimerExpires':
       case 'TcpCrAcked':
-      case 'TcpConnectionConfirmed':
       case 'TcpConnectionFails':
       case 'BGPOpen':
       case 'BGPHeaderErr':
@@ -444,9 +487,8 @@ export class BgpFsm {
         if (hold > 0) {
           this.#startKeepalive(actions);
           actions.push({ type: 'start-timer', timer: 'hold', seconds: hold });
-        } else {
-          actions.push({ type: 'stop-timer', timer: 'hold' });
         }
+        // Hold Time 0: the large Hold Timer of OpenSent keeps running (module comment).
         this.#state = 'OpenConfirm';
         return;
       }
@@ -472,7 +514,7 @@ export class BgpFsm {
         this.#toIdle(actions, { code: ERROR_CODE.cease, subcode: CEASE_SUBCODE.connectionCollisionResolution }, false);
         return;
       case 'NotifMsg':
-        this.#toIdle(actions, undefined, true);
+        this.#notified(event, actions);
         return;
       case 'KeepAliveMsg':
       case 'UpdateMsg':
@@ -493,8 +535,10 @@ export class BgpFsm {
       case 'TcpConnectionConfirmed':
         return;
       case 'KeepAliveMsg':
-        // RFC 4271 8.2.2 OpenConfirm, event 26: restart the Hold Timer, Established.
-        this.#restartHold(actions);
+        // RFC 4271 8.2.2 OpenConfirm, event 26: restart the Hold Timer, Established. With Hold
+        // Time 0, the large one that ran through OpenConfirm stops here (module comment).
+        if ((this.#negotiatedHoldS ?? 0) > 0) this.#restartHold(actions);
+        else actions.push({ type: 'stop-timer', timer: 'hold' });
         actions.push({ type: 'start-timer', timer: 'stable', seconds: this.#config.stableS ?? this.#config.connectRetryMaxS });
         this.#state = 'Established';
         return;
@@ -506,8 +550,10 @@ export class BgpFsm {
         this.#toIdle(actions, { code: ERROR_CODE.holdTimerExpired, subcode: 0 }, true);
         return;
       case 'TcpConnectionFails':
+        this.#toIdle(actions, undefined, true, true);
+        return;
       case 'NotifMsg':
-        this.#toIdle(actions, undefined, true);
+        this.#notified(event, actions);
         return;
       case 'BGPHeaderErr':
       case 'BGPOpenMsgErr':
@@ -547,11 +593,14 @@ export class BgpFsm {
         this.#attempt = 0;
         return;
       case 'HoldTimerExpires':
-        this.#toIdle(actions, { code: ERROR_CODE.holdTimerExpired, subcode: 0 }, true);
+        // The peer vanished (a router that died or restarted): a clean end.
+        this.#toIdle(actions, { code: ERROR_CODE.holdTimerExpired, subcode: 0 }, true, true);
         return;
       case 'TcpConnectionFails':
+        this.#toIdle(actions, undefined, true, true);
+        return;
       case 'NotifMsg':
-        this.#toIdle(actions, undefined, true);
+        this.#notified(event, actions);
         return;
       case 'BGPHeaderErr':
       case 'BGPOpenMsgErr':

@@ -195,5 +195,6 @@ export const FLEXLB_TEMPLATE = {
   ],
 };
 
+export * from './bgp-lab.js';
 export * from './ipvs-vm.js';
 export * from './netns.js';
