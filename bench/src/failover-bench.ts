@@ -300,16 +300,20 @@ async function watchRecovery(lab: FailoverLab, tStart: number, readyAt: number, 
     if (release !== undefined) handBackMs = claim.time - release.time;
   }
   const gap = client.longestGap(tStart, end);
-  if (overlaps.length > 0) {
+  // Internal mode hands a VIP back make-before-break: the restarted node claims, and the holder
+  // releases when its readiness flag reaches it, one gossip hop later. Two holders for that hop
+  // are the design; only a long overlap is worth a look.
+  const overlapIsDesign = lab.init.mode === 'internal' && (handBackMs === null || handBackMs > -1_000);
+  if (overlaps.length > 0 && !overlapIsDesign) {
     const kind = lab.init.mode === 'internal'
       ? 'internal: VIP on two nodes at once while a node came back'
       : `keepalived advert_int ${lab.init.advertIntervalS ?? 1} s: VIP on two nodes at once while keepalived preempted back to the restarted node (VRRP: two masters until the old one hears the new adverts; see the keepalived logs)`;
     anomalies.add(kind, `${label}: ${overlaps.slice(0, 3).join('; ')}`, await timeline(lab, tStart - 500, readyAt, end));
   }
-  if (handBackMs !== null && handBackMs > 200) {
+  if (handBackMs !== null && handBackMs > 0) {
     anomalies.add(
-      "VIP on no node while handed back to a restarted node (the old holder releases as soon as it sees the node alive; the node claims only after its claimDelayMs)",
-      `${label}: ${Math.round(handBackMs)} ms without a holder; the client's longest gap was ${Math.round(gap.gapMs)} ms only because the old holder's nft rules kept DNATing what still reached its MAC`,
+      "VIP on no node while handed back to a restarted node (the hand-back should be make-before-break: the restarted node claims before it gossips that it is ready)",
+      `${label}: ${Math.round(handBackMs)} ms without a holder; the client's longest gap was ${Math.round(gap.gapMs)} ms`,
       (await timeline(lab, tStart - 500, readyAt, end)).filter((l) => l.includes("'VIP") || l.includes("'shoald ready'")),
     );
   }

@@ -386,7 +386,7 @@ export function formatFailover(f: FailoverBenchResult): string {
     if (k.trials.length > 0) lines.push(`    keepalived advert_int ${k.advertS} s: VIP on the new master's interface (shoald's netlink observer) ${d3(k.vipUp)}; first good answer ${d3(k.failover)}`);
   }
   if (f.rejoin && f.rejoin.gap.count > 0) {
-    lines.push(`  coming back (internal; restart to at rest, incl. the VIP moving back to its first owner): longest client gap ${d3(f.rejoin.gap)} ms; VIP on no node while handed back (old 'VIP released' -> restarted 'VIP claimed') ${d3(f.rejoin.handBack)} ms; most nodes holding it at once ${f.rejoin.maxHolders}`);
+    lines.push(`  coming back (internal; restart to at rest, incl. the VIP moving back to its first owner): longest client gap ${d3(f.rejoin.gap)} ms; hand-back gap, restarted 'VIP claimed' minus old 'VIP released' (negative: an overlap, make-before-break) ${d3(f.rejoin.handBack)} ms; most nodes holding it at once ${f.rejoin.maxHolders}`);
   }
   if (f.idle) {
     const id = f.idle;
