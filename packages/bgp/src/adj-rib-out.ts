@@ -6,9 +6,9 @@
  */
 import { z } from 'zod';
 import { BgpError } from './errors.js';
-import { encodeMessage, packUpdates, packWithdrawals } from './codec.js';
-import { AFI_IPV4, MAX_MESSAGE_BYTES, SAFI_UNICAST, type AddressFamily, type CodecContext, type LargeCommunity, type PathAttributes, type Prefix, type UpdateMessage } from './messages.js';
-import { canonicalAddress, formatPrefix, nlriBytes, parsePrefix } from './prefix.js';
+import { packUpdates, packWithdrawals } from './codec.js';
+import type { AddressFamily, CodecContext, LargeCommunity, PathAttributes, Prefix, UpdateMessage } from './messages.js';
+import { canonicalAddress, formatPrefix, parsePrefix } from './prefix.js';
 
 /** One route to announce: the prefix (a VIP's /32 or /128) and its policy knobs. */
 export interface BgpRoute {
@@ -244,63 +244,16 @@ export function batchChanges(changes: AdjRibOutChanges, plans: ReadonlyMap<Addre
 
 /**
  * The UPDATEs for a list of batches, each fitting 4096 bytes (the codec's packUpdates and
- * packWithdrawals), except IPv4 over an IPv6 session: that goes in MP_REACH_NLRI /
- * MP_UNREACH_NLRI with AFI 1 and an IPv4 next hop (RFC 4760 3), packed here the same way.
+ * packWithdrawals). IPv4 over an IPv6 session (plan encoding `mp`) goes in MP_REACH_NLRI /
+ * MP_UNREACH_NLRI with AFI 1 and an IPv4 next hop (RFC 4760 3).
  */
 export function buildUpdates(batches: readonly UpdateBatch[], ctx: CodecContext): UpdateMessage[] {
   const out: UpdateMessage[] = [];
   for (const batch of batches) {
     const { plan } = batch;
-    const mpIpv4 = plan.family === 'ipv4-unicast' && plan.encoding === 'mp';
-    if (batch.kind === 'withdraw') {
-      out.push(...(mpIpv4 ? packMpIpv4Withdrawals(batch.prefixes) : packWithdrawals(plan.family, batch.prefixes)));
-    } else {
-      out.push(...(mpIpv4 ? packMpIpv4Updates(batch.attributes, plan.nextHop, batch.prefixes, ctx) : packUpdates(plan.family, batch.attributes, [plan.nextHop], batch.prefixes, ctx)));
-    }
+    const options = { multiprotocolIpv4: plan.encoding === 'mp' };
+    if (batch.kind === 'withdraw') out.push(...packWithdrawals(plan.family, batch.prefixes, options));
+    else out.push(...packUpdates(plan.family, batch.attributes, [plan.nextHop], batch.prefixes, ctx, options));
   }
   return out;
-}
-
-/** The attribute length octet grows to two past 255 bytes of value (RFC 4271 4.3, Extended Length). */
-function extendedLengthByte(valueLength: number): number {
-  return valueLength > 255 ? 1 : 0;
-}
-
-/** Greedy: each chunk is the longest run whose message size (by `sizeOf`) fits 4096 bytes. */
-function chunkBySize(prefixes: readonly Prefix[], sizeOf: (nlriLength: number) => number): Prefix[][] {
-  const chunks: Prefix[][] = [];
-  let chunk: Prefix[] = [];
-  let length = 0;
-  for (const prefix of prefixes) {
-    const bytes = nlriBytes(prefix);
-    if (chunk.length > 0 && sizeOf(length + bytes) > MAX_MESSAGE_BYTES) {
-      chunks.push(chunk);
-      chunk = [];
-      length = 0;
-    }
-    if (sizeOf(length + bytes) > MAX_MESSAGE_BYTES) throw new BgpError('E_BGP_ENCODE', 'the path attributes leave no room for a prefix in 4096 bytes');
-    chunk.push(prefix);
-    length += bytes;
-  }
-  if (chunk.length > 0) chunks.push(chunk);
-  return chunks;
-}
-
-const IPV4_MP = { afi: AFI_IPV4, safi: SAFI_UNICAST } as const;
-
-function packMpIpv4Updates(attributes: PathAttributes, nextHop: string, prefixes: readonly Prefix[], ctx: CodecContext): UpdateMessage[] {
-  const withReach = (nlri: readonly Prefix[]): PathAttributes => ({ ...attributes, mpReach: { ...IPV4_MP, nextHops: [nextHop], nlri } });
-  const base = encodeMessage({ type: 'update', withdrawn: [], attributes: withReach([]), nlri: [] }, ctx).length;
-  const reachValue = 5 + 4; // AFI, SAFI, next hop length, reserved + one IPv4 next hop
-  return chunkBySize(prefixes, (n) => base + n + extendedLengthByte(reachValue + n)).map((chunk) => ({ type: 'update', withdrawn: [], attributes: withReach(chunk), nlri: [] }));
-}
-
-function packMpIpv4Withdrawals(prefixes: readonly Prefix[]): UpdateMessage[] {
-  const base = encodeMessage({ type: 'update', withdrawn: [], attributes: { mpUnreach: { ...IPV4_MP, withdrawn: [] } }, nlri: [] }, { fourOctetAs: true }).length;
-  return chunkBySize(prefixes, (n) => base + n + extendedLengthByte(3 + n)).map((chunk) => ({
-    type: 'update',
-    withdrawn: [],
-    attributes: { mpUnreach: { ...IPV4_MP, withdrawn: chunk } },
-    nlri: [],
-  }));
 }

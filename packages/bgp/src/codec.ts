@@ -259,6 +259,18 @@ export function isEndOfRib(message: BgpMessage): AddressFamily | undefined {
 const MP_REACH_FIXED_BYTES = 5; // AFI 2, SAFI 1, Next Hop Length 1, Reserved 1 (RFC 4760 3)
 const MP_UNREACH_FIXED_BYTES = 3; // AFI 2, SAFI 1 (RFC 4760 4)
 
+/** How packUpdates and packWithdrawals place IPv4 prefixes. */
+export interface PackOptions {
+  /**
+   * IPv4 unicast goes in MP_REACH_NLRI / MP_UNREACH_NLRI with AFI 1 and SAFI 1 (RFC 4760 3, 4)
+   * instead of the UPDATE's own NLRI / Withdrawn Routes fields and NEXT_HOP: how IPv4 routes
+   * ride on an IPv6 session. The next hop stays one IPv4 address (an IPv6 next hop for IPv4
+   * NLRI needs RFC 8950's capability, which this speaker does not negotiate). No effect on
+   * IPv6, which always uses the MP attributes. @default false
+   */
+  readonly multiprotocolIpv4?: boolean;
+}
+
 /**
  * Announces `prefixes` (all of `family`) with one set of path attributes, in as few UPDATEs as
  * fit 4096 bytes each, prefixes kept in order.
@@ -266,34 +278,48 @@ const MP_UNREACH_FIXED_BYTES = 3; // AFI 2, SAFI 1 (RFC 4760 4)
  * - `attributes`: the shared attributes (ORIGIN, AS_PATH, MED, communities...), without
  *   NEXT_HOP, MP_REACH_NLRI or MP_UNREACH_NLRI: this function places the next hop.
  * - `nextHops`: for `ipv4-unicast` one IPv4 address (the NEXT_HOP attribute, NLRI in the
- *   UPDATE's own field); for `ipv6-unicast` the global IPv6 address and optionally a link-local
- *   one (MP_REACH_NLRI, RFC 2545 3).
+ *   UPDATE's own field; or, with `options.multiprotocolIpv4`, the MP_REACH_NLRI next hop with
+ *   AFI 1); for `ipv6-unicast` the global IPv6 address and optionally a link-local one
+ *   (MP_REACH_NLRI, RFC 2545 3).
  *
  * Each UPDATE carries one kind of NLRI only (RFC 7606 5.1). Throws `E_BGP_ENCODE` for a
  * prefix of the other family, bad next hops, attributes that already hold a next hop or MP
  * attribute, or attributes too large to leave room for a single prefix.
  */
-export function packUpdates(family: AddressFamily, attributes: PathAttributes, nextHops: readonly string[], prefixes: readonly Prefix[], ctx: CodecContext): UpdateMessage[] {
+export function packUpdates(
+  family: AddressFamily,
+  attributes: PathAttributes,
+  nextHops: readonly string[],
+  prefixes: readonly Prefix[],
+  ctx: CodecContext,
+  options: PackOptions = {},
+): UpdateMessage[] {
   if (attributes.nextHop !== undefined || attributes.mpReach !== undefined || attributes.mpUnreach !== undefined) {
     throw new BgpError('E_BGP_ENCODE', 'packUpdates: pass the next hop as nextHops; attributes must not hold NEXT_HOP, MP_REACH_NLRI or MP_UNREACH_NLRI');
   }
   checkFamily(family, prefixes, 'packUpdates');
+  let nextHopBytes: number;
   if (family === 'ipv4-unicast') {
     const [nextHop, ...extra] = nextHops;
     if (nextHop === undefined || extra.length > 0 || encodeAddress(nextHop)?.length !== 4) {
       throw new BgpError('E_BGP_ENCODE', `packUpdates: ipv4-unicast takes one IPv4 next hop, not [${nextHops.join(', ')}]`);
     }
-    const shared: PathAttributes = { ...attributes, nextHop };
-    const base = encodeMessage({ type: 'update', withdrawn: [], attributes: shared, nlri: [] }, ctx).length;
-    return pack(prefixes, (nlriLength) => base + nlriLength, 'packUpdates').map((chunk) => ({ type: 'update', withdrawn: [], attributes: shared, nlri: chunk }));
+    if (options.multiprotocolIpv4 !== true) {
+      const shared: PathAttributes = { ...attributes, nextHop };
+      const base = encodeMessage({ type: 'update', withdrawn: [], attributes: shared, nlri: [] }, ctx).length;
+      return pack(prefixes, (nlriLength) => base + nlriLength, 'packUpdates').map((chunk) => ({ type: 'update', withdrawn: [], attributes: shared, nlri: chunk }));
+    }
+    nextHopBytes = 4;
+  } else {
+    if (nextHops.length < 1 || nextHops.length > 2 || nextHops.some((hop) => encodeAddress(hop)?.length !== 16)) {
+      throw new BgpError('E_BGP_ENCODE', `packUpdates: ipv6-unicast takes an IPv6 next hop and optionally a link-local one, not [${nextHops.join(', ')}]`);
+    }
+    nextHopBytes = 16 * nextHops.length;
   }
   const { afi, safi } = afiSafiOf(family);
   const withReach = (nlri: readonly Prefix[]): PathAttributes => ({ ...attributes, mpReach: { afi, safi, nextHops, nlri } });
-  if (nextHops.length < 1 || nextHops.length > 2 || nextHops.some((hop) => encodeAddress(hop)?.length !== 16)) {
-    throw new BgpError('E_BGP_ENCODE', `packUpdates: ipv6-unicast takes an IPv6 next hop and optionally a link-local one, not [${nextHops.join(', ')}]`);
-  }
   const base = encodeMessage({ type: 'update', withdrawn: [], attributes: withReach([]), nlri: [] }, ctx).length;
-  const reachValue = MP_REACH_FIXED_BYTES + 16 * nextHops.length;
+  const reachValue = MP_REACH_FIXED_BYTES + nextHopBytes;
   return pack(prefixes, (nlriLength) => base + nlriLength + extendedLengthByte(reachValue + nlriLength), 'packUpdates').map((chunk) => ({
     type: 'update',
     withdrawn: [],
@@ -304,12 +330,13 @@ export function packUpdates(family: AddressFamily, attributes: PathAttributes, n
 
 /**
  * Withdraws `prefixes` (all of `family`) in as few UPDATEs as fit 4096 bytes each: the
- * Withdrawn Routes field for `ipv4-unicast`, MP_UNREACH_NLRI for `ipv6-unicast`.
+ * Withdrawn Routes field for `ipv4-unicast` (MP_UNREACH_NLRI with AFI 1 when
+ * `options.multiprotocolIpv4`), MP_UNREACH_NLRI for `ipv6-unicast`.
  */
-export function packWithdrawals(family: AddressFamily, prefixes: readonly Prefix[]): UpdateMessage[] {
+export function packWithdrawals(family: AddressFamily, prefixes: readonly Prefix[], options: PackOptions = {}): UpdateMessage[] {
   checkFamily(family, prefixes, 'packWithdrawals');
   const empty = HEADER_BYTES + UPDATE_FIXED_BYTES;
-  if (family === 'ipv4-unicast') {
+  if (family === 'ipv4-unicast' && options.multiprotocolIpv4 !== true) {
     return pack(prefixes, (nlriLength) => empty + nlriLength, 'packWithdrawals').map((chunk) => ({ type: 'update', withdrawn: chunk, attributes: {}, nlri: [] }));
   }
   const { afi, safi } = afiSafiOf(family);

@@ -28,12 +28,12 @@
  * - Idle takes the peer's own connection while the IdleHoldTimer runs, if the session ended
  *   cleanly: a Cease from the peer, the connection closing in OpenConfirm or Established, or
  *   our Hold Timer expiring in Established (a router that died or restarted, and now connects
- *   back). That is RFC 4271 8.1.1 AutomaticStart with
- *   passive TCP establishment (event 5) followed at once by TcpConnectionConfirmed (17): the
- *   IdleHoldTimer stops and the FSM goes to OpenSent. After an error NOTIFICATION in either
- *   direction (header, OPEN, UPDATE, FSM errors: what the peer sends would fail again) Idle
- *   keeps refusing until the timer expires, so the backoff holds for a peer that keeps
- *   failing. The session adds a rate limit on top (session.ts).
+ *   back). That is RFC 4271 8.1.1 AutomaticStart with passive TCP establishment (event 5)
+ *   followed at once by TcpConnectionConfirmed (17): the IdleHoldTimer stops and the FSM goes
+ *   to OpenSent. After an error NOTIFICATION in either direction (header, OPEN, UPDATE, FSM
+ *   errors: what the peer sends would fail again) Idle keeps refusing until the timer
+ *   expires, so the backoff holds for a peer that keeps failing. The session adds a rate
+ *   limit on top (session.ts: at most one such connection per connectRetryS).
  * - With a negotiated Hold Time of 0 the large OpenSent Hold Timer keeps running through
  *   OpenConfirm, so a peer that proposes 0 and never sends its KEEPALIVE cannot park the
  *   connection there forever (RFC 4271 would wait without a timer); Established stops it.

@@ -1,7 +1,17 @@
 export * from './messages.js';
 export { BGP_ERROR_CODES, BgpError, BgpProtocolError, type BgpErrorCode } from './errors.js';
 // --- codec exports (codec owner edits only this block) ---
-export { encodeMessage, decodeMessage, endOfRib, isEndOfRib, packUpdates, packWithdrawals, BGP_VERSION, ROUTE_REFRESH_SUBCODE_INVALID_MESSAGE_LENGTH } from './codec.js';
+export {
+  encodeMessage,
+  decodeMessage,
+  endOfRib,
+  isEndOfRib,
+  packUpdates,
+  packWithdrawals,
+  BGP_VERSION,
+  ROUTE_REFRESH_SUBCODE_INVALID_MESSAGE_LENGTH,
+  type PackOptions,
+} from './codec.js';
 export { MessageFramer } from './framer.js';
 export {
   parsePrefix,

@@ -6,6 +6,16 @@
  * shows up while the primary already has one (ours completing after theirs was accepted, or
  * theirs arriving while ours is in OpenSent) gets a second FSM, and the first OPEN that
  * reveals the collision decides which survives (RFC 4271 6.8). The survivor is the primary.
+ * Every connection (and every outbound attempt) gets a link id from a counter the speaker's
+ * sessions share, so `link` in the logs names one TCP connection.
+ *
+ * Reconnecting peers. While the primary FSM is Idle after a clean end (fsm.ts: the peer's
+ * Cease, a closed connection, our Hold Timer), a connection from the peer is taken at once
+ * instead of being refused until the IdleHoldTimer expires: a router that restarted gets its
+ * session back in one round trip. Two limits keep a peer that keeps failing from driving a
+ * tight loop: after an error NOTIFICATION (either way) the FSM refuses until the timer
+ * expires, and such an early accept happens at most once per `connectRetryS` (the peer's
+ * first retry interval); otherwise the backoff applies as before.
  *
  * Failure. Nothing a peer sends escapes as an exception: a BgpProtocolError becomes the
  * NOTIFICATION it carries, the connection closes, the FSM goes to Idle and comes back after
@@ -67,6 +77,8 @@ export interface SessionComponents {
   readonly transport: BgpTransport;
   readonly clock: Clock;
   readonly random?: () => number;
+  /** Ids for links (TCP connections) in logs; the speaker shares one counter between its sessions. @default a counter of this session's own */
+  readonly nextLinkId?: () => number;
   /** The peer's state changed (primary FSM). Must not throw; errors are logged. */
   readonly onStateChange: (status: BgpPeerStatus) => void;
 }
@@ -161,7 +173,8 @@ export interface BgpPeerStatus {
 
 /** One TCP connection's worth of protocol: its FSM, framer, codec context, timers. */
 interface Link {
-  readonly id: number;
+  /** The current connection's (or outbound attempt's) id in logs; renewed for each one. */
+  id: number;
   readonly fsm: BgpFsm;
   direction: 'outbound' | 'inbound' | undefined;
   connection: BgpConnection | undefined;
@@ -179,6 +192,13 @@ interface Link {
 
 /** How long stop() waits for connections to close (the NOTIFICATION to flush). */
 const STOP_WAIT_MS = 2000;
+
+/**
+ * RFC 2918 ROUTE-REFRESH re-sends a family's whole Adj-RIB-Out: a 23-byte request can cost
+ * megabytes. At most one re-send per family per this interval; requests in between become one
+ * re-send when it ends. A router asks once per operator action, so it never waits.
+ */
+const ROUTE_REFRESH_MIN_INTERVAL_MS = 1000;
 
 const TIMER_EVENT: Readonly<Record<FsmTimer, FsmEvent>> = {
   connectRetry: { type: 'ConnectRetryTimerExpires' },
@@ -219,7 +239,11 @@ export class BgpSession {
   readonly #fsmConfig: FsmConfig;
   #primary: Link;
   #secondary: Link | undefined;
-  #nextLinkId = 1;
+  readonly #nextLinkId: () => number;
+  /** Clock time of the last connection taken during the idle hold (see the module comment). */
+  #lastIdleHoldAcceptAt: number | undefined;
+  /** Per family: the last ROUTE-REFRESH re-send, and a coalesced one waiting for the interval. */
+  readonly #refreshes = new Map<AddressFamily, { lastAt: number; cancelPending: (() => void) | undefined }>();
   #started = false;
   #stopped = false;
 
@@ -264,6 +288,8 @@ export class BgpSession {
     this.#clock = components.clock;
     this.#random = components.random ?? Math.random;
     this.#onStateChange = components.onStateChange;
+    let ownLinkIds = 0;
+    this.#nextLinkId = components.nextLinkId ?? (() => ++ownLinkIds);
     this.#restartPending = globals.restarting;
     this.#timers = new TimerSet(this.#clock, (err) => {
       this.#log.error({ err }, 'BGP timer callback failed');
@@ -392,9 +418,9 @@ export class BgpSession {
 
   // ---- links and the FSM ----------------------------------------------------------------------
 
-  #newLink(fsm: BgpFsm): Link {
+  #newLink(fsm: BgpFsm, id = this.#nextLinkId()): Link {
     return {
-      id: this.#nextLinkId++,
+      id,
       fsm,
       direction: undefined,
       connection: undefined,
@@ -513,7 +539,8 @@ export class BgpSession {
     const state = this.#primary.fsm.state;
     if (state === this.#lastReportedState) return;
     this.#lastReportedState = state;
-    if (state === 'Established' || state === 'Idle') this.#log.info({ state }, `BGP session ${state}`);
+    // Established has its one info line, with the negotiated values, from #sessionUp.
+    if (state === 'Idle') this.#log.info({ state }, `BGP session ${state}`);
     else this.#log.debug({ state }, `BGP session ${state}`);
     try {
       this.#onStateChange(this.status());
@@ -550,6 +577,9 @@ export class BgpSession {
     const abort = new AbortController();
     const seq = ++link.connectSeq;
     link.connectAbort = abort;
+    // The attempt's id is the id of the connection it makes.
+    const id = this.#nextLinkId();
+    link.id = id;
     this.#counters.connectAttempts++;
     const opts = {
       remoteAddress: this.config.address,
@@ -568,7 +598,7 @@ export class BgpSession {
     void attempt.then(
       (connection) => {
         this.#guarded(link, () => {
-          this.#connected(link, seq, abort, connection);
+          this.#connected(link, seq, abort, connection, id);
         });
       },
       (err: unknown) => {
@@ -579,18 +609,18 @@ export class BgpSession {
     );
   }
 
-  #connected(link: Link, seq: number, abort: AbortController, connection: BgpConnection): void {
+  #connected(link: Link, seq: number, abort: AbortController, connection: BgpConnection, id: number): void {
     if (abort.signal.aborted || this.#stopped || !this.#isLive(link)) {
       connection.destroy();
       return;
     }
     if (link.connectSeq === seq) link.connectAbort = undefined;
     if (link.connectSeq === seq && link.connection === undefined && link.fsm.state === 'Connect') {
-      this.#attach(link, connection, 'outbound', { type: 'TcpCrAcked' });
+      this.#attach(link, connection, 'outbound', { type: 'TcpCrAcked' }, id);
       return;
     }
     // Our connection completed after theirs was accepted: a collision candidate.
-    this.#offerSecondary(connection, 'outbound');
+    this.#offerSecondary(connection, 'outbound', id);
   }
 
   #connectFailed(link: Link, seq: number, abort: AbortController, err: unknown): void {
@@ -615,14 +645,38 @@ export class BgpSession {
       // RFC 4271 8.2.2 Connect/Active, event 17. A connect of ours still under way stays so:
       // if it completes it becomes the collision candidate.
       this.#counters.connectionsAccepted++;
-      this.#attach(primary, connection, 'inbound', { type: 'TcpConnectionConfirmed' });
+      this.#attach(primary, connection, 'inbound', { type: 'TcpConnectionConfirmed' }, this.#nextLinkId());
       return;
     }
-    this.#offerSecondary(connection, 'inbound');
+    if (primary.fsm.state === 'Idle' && primary.connection === undefined) {
+      this.#acceptInIdleHold(connection);
+      return;
+    }
+    this.#offerSecondary(connection, 'inbound', this.#nextLinkId());
+  }
+
+  /** The peer connects back while we wait out the idle hold (module comment: the two limits). */
+  #acceptInIdleHold(connection: BgpConnection): void {
+    const primary = this.#primary;
+    if (!primary.fsm.acceptsConnectionInIdleHold) {
+      this.#refuse(connection, 'the session is Idle after an error; waiting out the idle hold');
+      return;
+    }
+    const now = this.#clock.now();
+    const last = this.#lastIdleHoldAcceptAt;
+    if (last !== undefined && now - last < this.config.connectRetryS * 1000) {
+      this.#refuse(connection, `the session is Idle, and a connection was already taken during an idle hold ${Math.round(now - last)} ms ago`);
+      return;
+    }
+    this.#lastIdleHoldAcceptAt = now;
+    this.#counters.connectionsAccepted++;
+    const id = this.#nextLinkId();
+    this.#log.info({ link: id, remotePort: connection.remotePort }, 'the peer connected during the idle hold: taking its connection');
+    this.#attach(primary, connection, 'inbound', { type: 'TcpConnectionConfirmed' }, id);
   }
 
   /** A second connection for an FSM that already has one: kept until an OPEN shows which one wins. */
-  #offerSecondary(connection: BgpConnection, direction: 'outbound' | 'inbound'): void {
+  #offerSecondary(connection: BgpConnection, direction: 'outbound' | 'inbound', id: number): void {
     const state = this.#primary.fsm.state;
     const busy = state === 'OpenSent' || state === 'OpenConfirm' || state === 'Established';
     if (!busy || this.#secondary !== undefined) {
@@ -631,9 +685,9 @@ export class BgpSession {
       return;
     }
     if (direction === 'inbound') this.#counters.connectionsAccepted++;
-    const link = this.#newLink(BgpFsm.forOpenConnection(this.#fsmConfig));
+    const link = this.#newLink(BgpFsm.forOpenConnection(this.#fsmConfig), id);
     this.#secondary = link;
-    this.#attach(link, connection, direction, { type: direction === 'inbound' ? 'TcpConnectionConfirmed' : 'TcpCrAcked' });
+    this.#attach(link, connection, direction, { type: direction === 'inbound' ? 'TcpConnectionConfirmed' : 'TcpCrAcked' }, id);
   }
 
   #refuse(connection: BgpConnection, why: string): void {
@@ -646,7 +700,8 @@ export class BgpSession {
    * Gives `connection` to `link` and runs `event` (TcpCrAcked / TcpConnectionConfirmed) before
    * listening to it: bytes that arrived already (the peer's OPEN) must meet an FSM in OpenSent.
    */
-  #attach(link: Link, connection: BgpConnection, direction: 'outbound' | 'inbound', event: FsmEvent): void {
+  #attach(link: Link, connection: BgpConnection, direction: 'outbound' | 'inbound', event: FsmEvent, id: number): void {
+    link.id = id;
     link.connection = connection;
     link.direction = direction;
     link.framer = new MessageFramer();
@@ -745,7 +800,7 @@ export class BgpSession {
         const record: NotificationRecord = { code: message.code, subcode: message.subcode, text: describeNotification(message.code, message.subcode, message.data), at: this.#clock.now() };
         this.#lastNotificationReceived = record;
         this.#log.warn({ link: link.id, code: message.code, subcode: message.subcode }, `NOTIFICATION from peer: ${record.text}`);
-        this.#feed(link, { type: 'NotifMsg' });
+        this.#feed(link, { type: 'NotifMsg', code: message.code });
         return;
       }
       case 'keepalive':
@@ -868,9 +923,40 @@ export class BgpSession {
       this.#log.debug({ afi, safi, subtype }, 'ROUTE-REFRESH for a family not negotiated (or a marker): ignored');
       return;
     }
+    const now = this.#clock.now();
+    const last = this.#refreshes.get(family);
+    if (last === undefined || now - last.lastAt >= ROUTE_REFRESH_MIN_INTERVAL_MS) {
+      this.#resendFamily(link, family);
+      return;
+    }
+    if (last.cancelPending !== undefined) {
+      this.#log.debug({ family }, 'ROUTE-REFRESH: a re-send is already scheduled; coalesced');
+      return;
+    }
+    const waitMs = last.lastAt + ROUTE_REFRESH_MIN_INTERVAL_MS - now;
+    this.#log.debug({ family, waitMs }, 'ROUTE-REFRESH: re-sent moments ago; one more re-send when the interval ends');
+    last.cancelPending = this.#timers.after(waitMs, () => {
+      last.cancelPending = undefined;
+      if (this.#primary !== link || link.fsm.state !== 'Established') return;
+      this.#guarded(link, () => {
+        this.#resendFamily(link, family);
+      });
+    });
+  }
+
+  #resendFamily(link: Link, family: AddressFamily): void {
+    const record = this.#refreshes.get(family);
+    if (record === undefined) this.#refreshes.set(family, { lastAt: this.#clock.now(), cancelPending: undefined });
+    else record.lastAt = this.#clock.now();
     const entries = this.#adjRibOut.entries(family);
     this.#log.info({ family, prefixes: entries.length }, 'ROUTE-REFRESH: re-sending the Adj-RIB-Out');
     this.#sendBatches(link, batchChanges({ announce: entries, withdraw: [] }, this.#plans));
+  }
+
+  /** Scheduled ROUTE-REFRESH re-sends belong to one session: forgotten when it ends. */
+  #forgetRefreshes(): void {
+    for (const record of this.#refreshes.values()) record.cancelPending?.();
+    this.#refreshes.clear();
   }
 
   // ---- messages out ---------------------------------------------------------------------------
@@ -950,6 +1036,7 @@ export class BgpSession {
     this.#lastNegotiated = link.negotiated;
     this.#adjRibOut.clear();
     this.#endOfRibSent.clear();
+    this.#forgetRefreshes();
     const ctx = this.#exportContext(link);
     this.#plans = new Map(ctx === undefined ? [] : ctx.families.map((family) => [family, planFamily(family, ctx)] as const));
     for (const plan of this.#plans.values()) {
@@ -964,6 +1051,7 @@ export class BgpSession {
   }
 
   #sessionDown(): void {
+    this.#forgetRefreshes();
     this.#flaps++;
     this.#establishedAt = undefined;
     this.#adjRibOut.clear();

@@ -53,6 +53,13 @@ export interface BgpSpeaker {
   on(event: 'peer-state', fn: (status: BgpPeerStatus) => void): () => void;
 }
 
+/**
+ * Connections from addresses that are not peers are closed at once and logged at info at most
+ * once per this interval (with the count of the ones in between): a flood of them must not
+ * become a flood of log lines.
+ */
+const STRANGER_LOG_INTERVAL_MS = 10_000;
+
 class Speaker implements BgpSpeaker {
   readonly #config: BgpSpeakerConfig;
   readonly #log: Logger;
@@ -68,6 +75,9 @@ class Speaker implements BgpSpeaker {
   #state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   #initialRoutesLoaded: boolean;
   #cancelInitialRoutesTimer: (() => void) | undefined;
+  /** Link ids in logs: one counter for every session, so each TCP connection has its own. */
+  #lastLinkId = 0;
+  readonly #strangers = { lastLoggedAt: undefined as number | undefined, unlogged: 0 };
 
   constructor(init: BgpSpeakerInit, components: BgpSpeakerComponents) {
     this.#config = bgpSpeakerConfig(init);
@@ -97,6 +107,7 @@ class Speaker implements BgpSpeaker {
         transport: this.#transport,
         clock: this.#clock,
         ...(this.#random === undefined ? {} : { random: this.#random }),
+        nextLinkId: () => ++this.#lastLinkId,
         onStateChange: (status) => {
           this.#emit(status);
         },
@@ -156,13 +167,37 @@ class Speaker implements BgpSpeaker {
   /** An accepted connection goes to the session of its remote address. */
   #route(connection: BgpConnection): void {
     const address = canonicalAddress(connection.remoteAddress) ?? connection.remoteAddress;
-    const session = this.#state === 'running' ? this.#sessions.get(address) : undefined;
-    if (session === undefined) {
-      this.#log.info({ remoteAddress: address, remotePort: connection.remotePort }, 'BGP connection from an address that is not a configured peer: closed');
+    if (this.#state !== 'running') {
+      this.#log.debug({ remoteAddress: address, remotePort: connection.remotePort }, 'BGP connection while the speaker is not running: closed');
       connection.destroy();
       return;
     }
+    const session = this.#sessions.get(address);
+    if (session === undefined) {
+      connection.destroy();
+      this.#logStranger(address, connection.remotePort);
+      return;
+    }
     session.acceptConnection(connection);
+  }
+
+  #logStranger(remoteAddress: string, remotePort: number): void {
+    const now = this.#clock.now();
+    const strangers = this.#strangers;
+    if (strangers.lastLoggedAt !== undefined && now - strangers.lastLoggedAt < STRANGER_LOG_INTERVAL_MS) {
+      strangers.unlogged++;
+      this.#log.debug({ remoteAddress, remotePort }, 'BGP connection from an address that is not a configured peer: closed');
+      return;
+    }
+    const earlier = strangers.unlogged;
+    strangers.lastLoggedAt = now;
+    strangers.unlogged = 0;
+    this.#log.info(
+      { remoteAddress, remotePort, ...(earlier === 0 ? {} : { moreSinceLastReport: earlier }) },
+      earlier === 0
+        ? 'BGP connection from an address that is not a configured peer: closed'
+        : `BGP connection from an address that is not a configured peer: closed (and ${earlier} more since the last report)`,
+    );
   }
 
   setRoutes(routes: readonly BgpRoute[]): void {

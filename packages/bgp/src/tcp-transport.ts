@@ -11,6 +11,10 @@
  * so only its SYN-ACK leaves with the system default. If syscall-napi is unavailable (another
  * architecture, no native build), the connection is made without the option and a warning is
  * logged once per connection.
+ *
+ * A peer that stops reading while it keeps the connection up (it may still send KEEPALIVEs, so
+ * no Hold Timer fires) would make node:net queue our writes in memory without end; once more
+ * than `maxQueuedBytes` wait, the connection is reset instead.
  */
 import { Server, Socket, createServer } from 'node:net';
 import type { Logger } from 'pino';
@@ -29,10 +33,18 @@ const IPPROTO_IPV6 = 41n;
 const IPV6_UNICAST_HOPS = 16n;
 /** How long end() waits for the peer's FIN before it resets the connection. */
 const LINGER_MS = 3000;
+/**
+ * Bytes queued for a peer that is not reading, before its connection is reset. A full table of
+ * 100 000 /32 VIPs is under 2 MB of UPDATEs and the kernel's socket buffers take megabytes
+ * before anything queues here, so only a peer that stopped reading reaches 16 MiB.
+ */
+const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 
 export interface TcpTransportInit {
   /** For what cannot be returned to a caller: a TTL that could not be set, a listener error. */
   readonly logger?: Logger;
+  /** Bytes a connection may queue for a peer that does not read before it is reset. @default 16 MiB */
+  readonly maxQueuedBytes?: number;
 }
 
 /** `::ffff:10.0.0.1` -> `10.0.0.1`; IPv6 in RFC 5952 form. */
@@ -116,6 +128,7 @@ class TcpConnection implements BgpConnection {
   readonly remotePort: number;
   readonly #socket: Socket;
   readonly #logger: Logger | undefined;
+  readonly #maxQueuedBytes: number;
   #dataListener: ((chunk: Uint8Array) => void) | undefined;
   #pending: Uint8Array[] = [];
   #closeListener: ((error?: Error) => void) | undefined;
@@ -123,9 +136,10 @@ class TcpConnection implements BgpConnection {
   #closeReported = false;
   #error: Error | undefined;
 
-  constructor(socket: Socket, logger: Logger | undefined) {
+  constructor(socket: Socket, logger: Logger | undefined, maxQueuedBytes: number) {
     this.#socket = socket;
     this.#logger = logger;
+    this.#maxQueuedBytes = maxQueuedBytes;
     this.localAddress = normalizeSocketAddress(socket.localAddress);
     this.localPort = socket.localPort ?? 0;
     this.remoteAddress = normalizeSocketAddress(socket.remoteAddress);
@@ -148,6 +162,11 @@ class TcpConnection implements BgpConnection {
   write(bytes: Uint8Array): void {
     if (this.#socket.destroyed || !this.#socket.writable) return;
     this.#socket.write(bytes);
+    const queued = this.#socket.writableLength;
+    if (queued > this.#maxQueuedBytes) {
+      // Reported through onClose with this error, like any other socket failure.
+      this.#socket.destroy(new Error(`the peer is not reading: ${queued} bytes queued (more than ${this.#maxQueuedBytes})`));
+    }
   }
 
   end(): void {
@@ -211,6 +230,7 @@ async function syscallsOrWarn(logger: Logger | undefined, what: string): Promise
 
 export function createTcpTransport(init: TcpTransportInit = {}): BgpTransport {
   const logger = init.logger;
+  const maxQueuedBytes = init.maxQueuedBytes ?? MAX_QUEUED_BYTES;
 
   async function connect(opts: BgpConnectOptions): Promise<BgpConnection> {
     const what = `connect ${opts.remoteAddress} port ${opts.remotePort}${opts.localAddress === undefined ? '' : ` from ${opts.localAddress}`}`;
@@ -238,7 +258,8 @@ export function createTcpTransport(init: TcpTransportInit = {}): BgpTransport {
         reject(new BgpError('E_BGP_SOCKET', `${what}: aborted`));
       };
       opts.signal?.addEventListener('abort', onAbort, { once: true });
-      socket.once('error', (err) => {
+      // on, not once: a second 'error' without a listener would crash the process.
+      socket.on('error', (err) => {
         opts.signal?.removeEventListener('abort', onAbort);
         socket.destroy();
         reject(new BgpError('E_BGP_SOCKET', `${what}: ${errnoText(err)}`, { cause: err }));
@@ -246,7 +267,7 @@ export function createTcpTransport(init: TcpTransportInit = {}): BgpTransport {
       socket.once('connect', () => {
         opts.signal?.removeEventListener('abort', onAbort);
         socket.removeAllListeners('error');
-        resolve(new TcpConnection(socket, logger));
+        resolve(new TcpConnection(socket, logger, maxQueuedBytes));
       });
       try {
         socket.connect({ host: opts.remoteAddress, port: opts.remotePort, ...(opts.localAddress === undefined ? {} : { localAddress: opts.localAddress }) });
@@ -280,7 +301,7 @@ export function createTcpTransport(init: TcpTransportInit = {}): BgpTransport {
     else loadedSyscalls = sys;
     const onSocket = (socket: Socket): void => {
       try {
-        onConnection(new TcpConnection(socket, logger));
+        onConnection(new TcpConnection(socket, logger, maxQueuedBytes));
       } catch (err) {
         logger?.error({ err }, 'handling an accepted BGP connection failed');
         socket.destroy();

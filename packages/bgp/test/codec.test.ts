@@ -400,6 +400,29 @@ test('packWithdrawals splits withdrawals for both families', () => {
   assert.deepEqual(packWithdrawals('ipv4-unicast', []), []);
 });
 
+test('packUpdates and packWithdrawals with multiprotocolIpv4 put IPv4 in MP_REACH_NLRI / MP_UNREACH_NLRI with AFI 1', () => {
+  const prefixes = v4Hosts(2000);
+  const options = { multiprotocolIpv4: true };
+  const messages = packUpdates('ipv4-unicast', SHARED, ['192.0.2.1'], prefixes, FOUR_OCTET, options);
+  checkPacked(messages, prefixes, (message) => message.attributes.mpReach?.nlri ?? [], 5);
+  for (const message of messages) {
+    assert.deepEqual(message.nlri, [], 'nothing in the classic NLRI field');
+    assert.equal(message.attributes.nextHop, undefined, 'no NEXT_HOP attribute');
+    assert.deepEqual({ ...message.attributes.mpReach, nlri: [] }, { afi: 1, safi: 1, nextHops: ['192.0.2.1'], nlri: [] });
+  }
+  const withdrawals = packWithdrawals('ipv4-unicast', prefixes, options);
+  checkPacked(withdrawals, prefixes, (message) => message.attributes.mpUnreach?.withdrawn ?? [], 5);
+  for (const message of withdrawals) {
+    assert.deepEqual(message.withdrawn, []);
+    assert.equal(message.attributes.mpUnreach?.afi, 1);
+  }
+  // A few prefixes: one message, the MP attribute's length in one octet.
+  assert.equal(packUpdates('ipv4-unicast', SHARED, ['192.0.2.1'], v4Hosts(3), FOUR_OCTET, options).length, 1);
+  // Still one IPv4 next hop; the option leaves IPv6 as it is.
+  assert.throws(() => packUpdates('ipv4-unicast', SHARED, ['fd00::1'], v4Hosts(1), FOUR_OCTET, options), isEncodeError);
+  assert.deepEqual(packUpdates('ipv6-unicast', SHARED, ['fd00:240::20'], v6Hosts(3), FOUR_OCTET, options), packUpdates('ipv6-unicast', SHARED, ['fd00:240::20'], v6Hosts(3), FOUR_OCTET));
+});
+
 test('packUpdates refuses mixed families, misplaced next hops and bad next hops', () => {
   assert.throws(() => packUpdates('ipv4-unicast', SHARED, ['192.0.2.1'], v6Hosts(1), FOUR_OCTET), isEncodeError);
   assert.throws(() => packUpdates('ipv4-unicast', { ...SHARED, nextHop: '192.0.2.1' }, ['192.0.2.1'], v4Hosts(1), FOUR_OCTET), isEncodeError);

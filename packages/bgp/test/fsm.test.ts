@@ -67,7 +67,8 @@ const TABLE: Row[] = [
   { from: 'Active', event: { type: 'TcpConnectionConfirmed' }, to: 'OpenSent', actions: ['stop-timer:connectRetry', 'send-open', 'start-timer:hold=240'] },
   { from: 'Active', event: { type: 'ConnectRetryTimerExpires' }, to: 'Active', actions: [], passive: true },
   { from: 'OpenSent', event: { type: 'BGPOpen', holdTimeS: 3 }, to: 'OpenConfirm', actions: ['stop-timer:connectRetry', 'send-keepalive', 'start-timer:keepalive=1', 'start-timer:hold=3'] },
-  { from: 'OpenSent', event: { type: 'BGPOpen', holdTimeS: 0 }, to: 'OpenConfirm', actions: ['stop-timer:connectRetry', 'send-keepalive', 'stop-timer:hold'] },
+  // Hold Time 0: the large OpenSent Hold Timer keeps running until the KEEPALIVE (fsm.ts header).
+  { from: 'OpenSent', event: { type: 'BGPOpen', holdTimeS: 0 }, to: 'OpenConfirm', actions: ['stop-timer:connectRetry', 'send-keepalive'] },
   { from: 'OpenSent', event: { type: 'HoldTimerExpires' }, to: 'Idle', actions: ['send-notification:4/0', ...STOP_ALL, 'start-timer:idleHold=10'] },
   {
     from: 'OpenSent',
@@ -203,6 +204,85 @@ test('a collision candidate FSM ends in Idle without restarting, unless promoted
 test('only Connect and Active take a new connection', () => {
   const accepts = (['Idle', 'Connect', 'Active', 'OpenSent', 'OpenConfirm', 'Established'] as const).map((s) => fsmIn(s).acceptsConnection);
   assert.deepEqual(accepts, [false, true, true, false, false, false]);
+});
+
+test('with a negotiated Hold Time of 0, OpenConfirm still ends at the large Hold Timer, and Established runs none', () => {
+  const fsm = fsmIn('OpenSent');
+  fsm.handle({ type: 'BGPOpen', holdTimeS: 0 });
+  assert.equal(fsm.state, 'OpenConfirm');
+  const up = fsm.handle({ type: 'KeepAliveMsg' });
+  assert.equal(up.to, 'Established');
+  assert.deepEqual(up.actions.map(sig), ['stop-timer:hold', 'start-timer:stable=60']);
+  assert.deepEqual(fsm.handle({ type: 'KeepAliveMsg' }).actions, [], 'no Hold Timer to restart');
+
+  const parked = fsmIn('OpenSent');
+  parked.handle({ type: 'BGPOpen', holdTimeS: 0 });
+  const down = parked.handle({ type: 'HoldTimerExpires' });
+  assert.equal(down.to, 'Idle');
+  assert.equal(down.actions.map(sig)[0], 'send-notification:4/0');
+});
+
+/** The FSM after a session that ended by `event` from Established. */
+function endedBy(event: FsmEvent): BgpFsm {
+  const fsm = fsmIn('Established');
+  fsm.handle(event);
+  assert.equal(fsm.state, 'Idle');
+  return fsm;
+}
+
+test('during the idle hold after a clean end, Idle takes the peer\'s connection and goes to OpenSent (RFC 4271 8.1.1 event 5)', () => {
+  const clean: FsmEvent[] = [{ type: 'NotifMsg', code: 6 }, { type: 'TcpConnectionFails' }, { type: 'HoldTimerExpires' }];
+  for (const event of clean) {
+    const fsm = endedBy(event);
+    assert.equal(fsm.acceptsConnectionInIdleHold, true, event.type);
+    assert.equal(fsm.acceptsConnection, false, 'not a listening state');
+    const t = fsm.handle({ type: 'TcpConnectionConfirmed' });
+    assert.equal(t.to, 'OpenSent', event.type);
+    assert.deepEqual(t.actions.map(sig), ['stop-timer:idleHold', 'stop-timer:connectRetry', 'send-open', 'start-timer:hold=240']);
+    assert.equal(fsm.acceptsConnectionInIdleHold, false);
+    // The session goes on from there like any other: OPEN, KEEPALIVE, Established.
+    fsm.handle({ type: 'BGPOpen', holdTimeS: 90 });
+    assert.equal(fsm.handle({ type: 'KeepAliveMsg' }).to, 'Established');
+  }
+});
+
+test('after an error NOTIFICATION either way, Idle refuses until the idle hold expires', () => {
+  const errors: FsmEvent[] = [
+    { type: 'NotifMsg', code: 2 },
+    { type: 'NotifMsg' },
+    { type: 'UpdateMsgErr', notification: { code: 3, subcode: 1 } },
+    { type: 'BGPHeaderErr', notification: { code: 1, subcode: 1 } },
+    { type: 'BGPOpen', holdTimeS: 90 }, // FSM Error
+  ];
+  for (const event of errors) {
+    const fsm = endedBy(event);
+    assert.equal(fsm.acceptsConnectionInIdleHold, false, event.type);
+    const t = fsm.handle({ type: 'TcpConnectionConfirmed' });
+    assert.equal(t.to, 'Idle');
+    assert.deepEqual(t.actions, []);
+    assert.equal(fsm.handle({ type: 'IdleHoldTimerExpires' }).to, 'Connect', 'the idle hold still brings it back');
+  }
+});
+
+test('no early accept without a pending idle hold: before start, after ManualStop, once the timer expired, for a collision candidate', () => {
+  assert.equal(new BgpFsm(CONFIG).acceptsConnectionInIdleHold, false);
+  const stopped = fsmIn('Established');
+  stopped.handle({ type: 'ManualStop', ceaseSubcode: 2 });
+  assert.equal(stopped.acceptsConnectionInIdleHold, false);
+  assert.equal(stopped.handle({ type: 'TcpConnectionConfirmed' }).to, 'Idle');
+  const expired = endedBy({ type: 'TcpConnectionFails' });
+  expired.handle({ type: 'IdleHoldTimerExpires' });
+  assert.equal(expired.acceptsConnectionInIdleHold, false);
+  const candidate = BgpFsm.forOpenConnection(CONFIG);
+  candidate.handle({ type: 'TcpConnectionConfirmed' });
+  candidate.handle({ type: 'BGPOpen', holdTimeS: 90 });
+  candidate.handle({ type: 'KeepAliveMsg' });
+  candidate.handle({ type: 'NotifMsg', code: 6 });
+  assert.equal(candidate.acceptsConnectionInIdleHold, false, 'a candidate does not restart');
+  // An OpenSent that never saw an OPEN and timed out is no clean end either.
+  const silent = fsmIn('OpenSent');
+  silent.handle({ type: 'HoldTimerExpires' });
+  assert.equal(silent.acceptsConnectionInIdleHold, false);
 });
 
 test('hold time: the smaller proposal, 0 disables, 1 and 2 are unacceptable; keepalive is a third', () => {

@@ -6,7 +6,8 @@ import { bgpPeerConfig, type BgpPeerInit } from '../src/config.js';
 import { createMemoryNetwork, type MemoryHost, type MemoryNetwork } from '../src/memory-transport.js';
 import { AFI_IPV4, AFI_IPV6, SAFI_UNICAST, type Capability } from '../src/messages.js';
 import { BgpSession, type BgpPeerStatus, type SessionGlobals } from '../src/session.js';
-import { ManualClock, ScriptedPeer, announced, flush, prefix, testLogger } from './speaker-fakes.js';
+import { encodeMessage } from '../src/codec.js';
+import { FOUR_OCTET, ManualClock, ScriptedPeer, announced, flush, prefix, testLogger } from './speaker-fakes.js';
 
 const GLOBALS: SessionGlobals = { asn: 64512, routerId: '10.0.0.2', gracefulRestart: { enabled: false, restartTimeS: 30 }, restarting: false };
 
@@ -315,4 +316,186 @@ test('a passive peer never connects and waits for the router', async () => {
   assert.ok(await clock.until(() => session.state === 'Established', 1000));
   await session.stop();
   await flush();
+});
+
+/** The router ends the session the way a restarting BIRD/FRR does: Cease/Administrative Reset, then close. */
+async function routerRestarts(router: ScriptedPeer, clock: ManualClock): Promise<void> {
+  router.send({ type: 'notification', code: 6, subcode: 4, data: new Uint8Array(0) });
+  router.last?.end();
+  await clock.advance(0);
+}
+
+test('a peer that reconnects during our idle hold gets its session at once, without waiting for the timer', async () => {
+  const { clock, router, session } = await setup();
+  session.start();
+  assert.ok(await clock.until(() => session.state === 'Established', 1000));
+  const attempts = session.status().counters.connectAttempts;
+  await routerRestarts(router, clock);
+  assert.equal(session.state, 'Idle', 'the idle hold (2 s here) is running');
+  const at = clock.now();
+  const index = await router.connect('10.0.0.2');
+  await clock.advance(0);
+  assert.equal(session.state, 'Established', 'Established on the peer\'s connection');
+  assert.equal(clock.now(), at, 'no clock time passed: the idle hold was not waited out');
+  assert.equal(router.opens(index).length, 1, 'our OPEN went out on their connection');
+  const status = session.status();
+  assert.equal(status.counters.connectAttempts, attempts, 'we did not connect ourselves');
+  assert.equal(status.counters.connectionsAccepted, 1);
+  assert.equal(status.establishedTransitions, 2);
+  // The cancelled idle hold does not come back to start a second connection.
+  await clock.advance(10_000);
+  assert.equal(session.status().counters.connectAttempts, attempts);
+  assert.equal(session.state, 'Established');
+  await session.stop();
+});
+
+test('a peer that keeps failing gets no early accept: not after an error, and not twice within connectRetryS', async () => {
+  const { clock, router, session } = await setup({ peer: { connectRetryS: 1, connectRetryMaxS: 8 } });
+  session.start();
+  assert.ok(await clock.until(() => session.state === 'Established', 1000));
+
+  // 1. A protocol error: what the peer sends would fail again, so the backoff holds.
+  router.last?.write(new Uint8Array(19).fill(0x42));
+  await clock.advance(0);
+  assert.deepEqual(router.notifications(router.lastIndex).map((n) => [n.code, n.subcode]), [[1, 1]]);
+  assert.equal(session.state, 'Idle');
+  const refused = session.status().counters.connectionsRefused;
+  const bad = await router.connect('10.0.0.2');
+  await clock.advance(0);
+  assert.ok(router.closed.has(bad), 'refused during the idle hold');
+  assert.equal(session.status().counters.connectionsRefused, refused + 1);
+  assert.ok(await clock.until(() => session.state === 'Established', 10_000), 'back after the idle hold, by our own connect');
+
+  // 2. Two clean ends within connectRetryS (1 s): only the first reconnect is taken at once.
+  await clock.advance(2000);
+  await routerRestarts(router, clock);
+  await router.connect('10.0.0.2');
+  await clock.advance(0);
+  assert.equal(session.state, 'Established', 'the first early accept');
+  await clock.advance(500);
+  await routerRestarts(router, clock);
+  const second = await router.connect('10.0.0.2');
+  await clock.advance(0);
+  assert.ok(router.closed.has(second), 'the second within 1 s is refused');
+  assert.equal(session.state, 'Idle');
+  assert.ok(await clock.until(() => session.state === 'Established', 10_000), 'the idle hold still brings it back');
+  await session.stop();
+});
+
+test('collision handling after an early accept: of two connections from the peer the older stays, and a new one against Established is closed', async () => {
+  const { clock, router, session } = await setup();
+  session.start();
+  assert.ok(await clock.until(() => session.state === 'Established', 1000));
+  await routerRestarts(router, clock);
+  router.autoAnswer = false;
+  const a = await router.connect('10.0.0.2');
+  const b = await router.connect('10.0.0.2');
+  await clock.advance(0);
+  assert.equal(router.opens(a).length, 1, 'taken during the idle hold');
+  assert.equal(router.opens(b).length, 1, 'the second is the collision candidate');
+  // The newer connection shows its OPEN first: same direction, so the older one stays (RFC 4271 6.8).
+  router.sendOn(b, router.openMessage());
+  await clock.advance(0);
+  assert.deepEqual(router.notifications(b).map((n) => [n.code, n.subcode]), [[6, 7]]);
+  router.sendOn(a, router.openMessage());
+  router.sendOn(a, { type: 'keepalive' });
+  await clock.advance(0);
+  assert.equal(session.state, 'Established');
+  assert.equal(router.notifications(a).length, 0);
+  const c = await router.connect('10.0.0.2');
+  router.sendOn(c, router.openMessage());
+  await clock.advance(0);
+  assert.deepEqual(router.notifications(c).map((n) => [n.code, n.subcode]), [[6, 7]], 'a collision with Established closes the new one');
+  assert.equal(session.state, 'Established');
+  assert.equal(session.status().counters.collisions, 2);
+  await session.stop();
+});
+
+// ---- a hostile peer ---------------------------------------------------------------------------
+
+test('a peer that trickles bytes and never completes its OPEN is dropped at the large Hold Timer (240 s); a third connection is refused', async () => {
+  const { clock, router, session } = await setup({ peer: { passive: true }, router: { autoAnswer: false } });
+  session.start();
+  const first = await router.connect('10.0.0.2');
+  const second = await router.connect('10.0.0.2');
+  const third = await router.connect('10.0.0.2');
+  await clock.advance(0);
+  assert.ok(router.closed.has(third), 'never more than two connections per peer');
+  assert.ok(!router.closed.has(first) && !router.closed.has(second));
+  // A well-formed OPEN, one byte every 10 s: 23 bytes (the header and a little) in 230 s.
+  const open = encodeMessage(router.openMessage(), FOUR_OCTET);
+  for (let i = 0; i < 23; i++) {
+    router.connections[first]?.write(open.subarray(i, i + 1));
+    router.connections[second]?.write(open.subarray(i, i + 1));
+    await clock.advance(10_000);
+  }
+  assert.ok(!router.closed.has(first) && !router.closed.has(second), 'still waiting at 230 s');
+  await clock.advance(10_000);
+  assert.ok(router.closed.has(first) && router.closed.has(second), 'both dropped at 240 s');
+  assert.deepEqual(session.status().lastNotificationSent?.text, 'Hold Timer Expired');
+  await session.stop();
+});
+
+test('a peer that proposes Hold Time 0 and never sends its KEEPALIVE cannot park the session in OpenConfirm', async () => {
+  const { clock, router, session } = await setup({ peer: { passive: true }, router: { autoAnswer: false, holdTimeS: 0 } });
+  session.start();
+  const index = await router.connect('10.0.0.2');
+  router.sendOn(index, router.openMessage());
+  await clock.advance(0);
+  assert.equal(session.state, 'OpenConfirm');
+  await clock.advance(239_000);
+  assert.equal(session.state, 'OpenConfirm');
+  await clock.advance(1000);
+  assert.ok(router.closed.has(index));
+  assert.deepEqual(router.notifications(index).map((n) => [n.code, n.subcode]), [[4, 0]]);
+  // A peer that does complete with Hold Time 0 keeps its session (no Hold Timer in Established).
+  const good = await router.connect('10.0.0.2');
+  router.autoAnswer = true;
+  router.sendOn(good, router.openMessage());
+  await clock.advance(0);
+  router.sendOn(good, { type: 'keepalive' });
+  assert.ok(await clock.until(() => session.state === 'Established', 5000));
+  await clock.advance(600_000);
+  assert.equal(session.state, 'Established');
+  await session.stop();
+});
+
+test('a ROUTE-REFRESH flood costs one re-send of the Adj-RIB-Out per family per second', async () => {
+  const { clock, router, session } = await setup();
+  const many = Array.from({ length: 2000 }, (_, i) => ({ prefix: prefix(`10.${(i >> 8) & 255}.${i & 255}.0/24`) }));
+  session.setRoutes(routes(...many));
+  session.start();
+  assert.ok(await clock.until(() => session.state === 'Established', 1000));
+  router.clear();
+  const request = { type: 'route-refresh', afi: AFI_IPV4, safi: SAFI_UNICAST, subtype: 0 } as const;
+  for (let i = 0; i < 500; i++) router.send(request);
+  await clock.advance(0);
+  assert.equal(announced(router.updates()).length, 2000, 'the first request is answered at once, the rest wait');
+  await clock.advance(1000);
+  assert.equal(announced(router.updates()).length, 4000, 'one coalesced re-send at the end of the interval');
+  await clock.advance(10_000);
+  assert.equal(announced(router.updates()).length, 4000, 'and nothing more');
+  assert.equal(session.status().counters.routeRefreshesIn, 500);
+  await session.stop();
+});
+
+test('a flood of UPDATEs is read and dropped: the session stays up and answers nothing', async () => {
+  const { clock, router, session } = await setup();
+  session.start();
+  assert.ok(await clock.until(() => session.state === 'Established', 1000));
+  const out = session.status().counters.messagesOut;
+  const update = {
+    type: 'update',
+    withdrawn: [],
+    attributes: { origin: 'igp', asPath: [{ type: 'sequence', asns: [4200000001] }], nextHop: '10.0.0.1' },
+    nlri: Array.from({ length: 500 }, (_, i) => prefix(`172.${16 + (i >> 8)}.${i & 255}.0/24`)),
+  } as const;
+  for (let i = 0; i < 10_000; i++) router.send(update);
+  await clock.advance(0);
+  const status = session.status();
+  assert.equal(status.state, 'Established');
+  assert.equal(status.counters.updatesIn, 10_000);
+  assert.equal(status.counters.messagesOut, out, 'no answer to any of them');
+  assert.equal(status.routesAdvertised, 0);
+  await session.stop();
 });

@@ -78,6 +78,16 @@ export function testLogger(): Logger {
   return pino({ level: process.env.BGP_TEST_LOG ?? 'silent' });
 }
 
+/** One pino line as logged (level as a number: 20 debug, 30 info, 40 warn). */
+export type LogLine = Record<string, unknown> & { readonly level: number; readonly msg: string };
+
+/** A logger that keeps every line (debug and up) for the test to read. */
+export function capturingLogger(): { readonly logger: Logger; readonly lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
+  return { logger, lines };
+}
+
 export const FOUR_OCTET: CodecContext = { fourOctetAs: true };
 
 export function prefix(text: string): Prefix {

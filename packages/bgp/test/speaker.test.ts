@@ -8,7 +8,7 @@ import type { BgpPeerStatus } from '../src/session.js';
 import { createBgpSpeaker, type BgpSpeaker } from '../src/speaker.js';
 import type { BgpSpeakerInit } from '../src/config.js';
 import { encodeMessage } from '../src/codec.js';
-import { FOUR_OCTET, ManualClock, ScriptedPeer, announced, flush, prefix, testLogger, withdrawn } from './speaker-fakes.js';
+import { FOUR_OCTET, ManualClock, ScriptedPeer, announced, capturingLogger, flush, prefix, testLogger, withdrawn, type LogLine } from './speaker-fakes.js';
 
 interface Lab {
   net: MemoryNetwork;
@@ -373,5 +373,76 @@ test('listen: false never binds, and every peer connects out', async () => {
   assert.ok(await clock.until(() => state(speaker) === 'Established', 1000));
   const stranger = new ScriptedPeer(net, '10.240.0.99', { asn: 65099, bgpId: '10.240.0.99' });
   await assert.rejects(stranger.connect('10.240.0.20'), /ECONNREFUSED/);
+  await speaker.stop();
+});
+
+test('link ids in logs are unique per speaker: one per TCP connection, across sessions and reconnects', async () => {
+  const net = createMemoryNetwork();
+  const clock = new ManualClock();
+  const r1 = new ScriptedPeer(net, '10.240.0.2', { asn: 65001, bgpId: '10.240.0.2', holdTimeS: 3 });
+  const r2 = new ScriptedPeer(net, '10.240.0.3', { asn: 65002, bgpId: '10.240.0.3', holdTimeS: 3 });
+  await Promise.all([r1.listen(), r2.listen()]);
+  const { logger, lines } = capturingLogger();
+  const speaker = createBgpSpeaker(
+    { asn: 64512, routerId: '10.240.0.20', peers: [{ address: '10.240.0.2', asn: 65001, holdTimeS: 3, connectRetryS: 1 }, { address: '10.240.0.3', asn: 65002, holdTimeS: 3, connectRetryS: 1 }] },
+    { logger, transport: net.host('10.240.0.20'), clock, random: () => 1 },
+  );
+  await speaker.start();
+  assert.ok(await clock.until(() => speaker.peers().every((p) => p.state === 'Established'), 1000));
+  r1.last?.destroy(); // r1's session restarts on a new connection
+  assert.ok(await clock.until(() => speaker.peers()[0]?.establishedTransitions === 2, 10_000));
+  const up = lines.filter((l) => l.msg === 'TCP connection up');
+  assert.equal(up.length, 3, 'three connections');
+  const ids = up.map((l) => l.link);
+  assert.equal(new Set(ids).size, 3, `distinct link ids: ${JSON.stringify(ids)}`);
+  // Every message of one connection carries its id, and only that peer's.
+  for (const line of up) {
+    const peerOf = new Set(lines.filter((l) => l.link === line.link).map((l) => l.peer));
+    assert.deepEqual([...peerOf], [line.peer]);
+  }
+  await speaker.stop();
+});
+
+test('a transition to Established logs one info line, with the negotiated values', async () => {
+  const net = createMemoryNetwork();
+  const clock = new ManualClock();
+  const router = new ScriptedPeer(net, '10.240.0.2', { asn: 65001, bgpId: '10.240.0.2', holdTimeS: 3 });
+  await router.listen();
+  const { logger, lines } = capturingLogger();
+  const speaker = createBgpSpeaker({ asn: 64512, routerId: '10.240.0.20', peers: [{ address: '10.240.0.2', asn: 65001, holdTimeS: 3, connectRetryS: 1 }] }, { logger, transport: net.host('10.240.0.20'), clock, random: () => 1 });
+  await speaker.start();
+  assert.ok(await clock.until(() => state(speaker) === 'Established', 1000));
+  router.last?.destroy();
+  assert.ok(await clock.until(() => speaker.peers()[0]?.establishedTransitions === 2, 10_000));
+  const info = lines.filter((l) => l.level >= 30 && /Established/.test(l.msg));
+  assert.deepEqual(info.map((l) => l.msg), ['BGP session Established', 'BGP session Established']);
+  assert.equal(info[0]?.holdTimeS, 3);
+  await speaker.stop();
+});
+
+test('a flood of connections from an address that is not a peer is closed and costs one info line per 10 s', async () => {
+  const net = createMemoryNetwork();
+  const clock = new ManualClock();
+  const { logger, lines } = capturingLogger();
+  const speaker = createBgpSpeaker(
+    { asn: 64512, routerId: '10.240.0.21', peers: [{ address: '10.240.0.2', asn: 4200000001, passive: true }] },
+    { logger, transport: net.host('10.240.0.21'), clock, random: () => 1 },
+  );
+  await speaker.start();
+  const stranger = new ScriptedPeer(net, '10.240.0.99', { asn: 65099, bgpId: '10.240.0.99' });
+  for (let i = 0; i < 500; i++) await stranger.connect('10.240.0.21');
+  await clock.advance(0);
+  assert.equal(stranger.closed.size, 500, 'every one closed');
+  assert.equal(stranger.received.length, 0, 'not even an OPEN');
+  assert.equal(net.connections().filter((c) => c.remoteAddress === '10.240.0.21').length, 0, 'nothing left open');
+  const strangerLines = (): LogLine[] => lines.filter((l) => l.level >= 30 && /not a configured peer/.test(l.msg));
+  assert.equal(strangerLines().length, 1);
+  await clock.advance(10_000);
+  await stranger.connect('10.240.0.21');
+  await clock.advance(0);
+  assert.equal(strangerLines().length, 2);
+  assert.equal(strangerLines()[1]?.moreSinceLastReport, 499);
+  assert.equal(speaker.peers()[0]?.state, 'Active', 'the real peer\'s session is untouched');
+  assert.equal(speaker.peers()[0]?.counters.connectionsRefused, 0);
   await speaker.stop();
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { readdirSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import sys from 'syscall-napi';
 
 import { BgpError } from '../src/errors.js';
@@ -121,5 +122,40 @@ test('two speakers over real TCP on 127.0.0.1 establish, announce, and end with 
   } finally {
     await speaker.stop();
     await router.stop();
+  }
+});
+
+test('TCP: a peer that stops reading is reset once more than maxQueuedBytes wait, instead of growing memory', async () => {
+  // The peer: accepts and never reads (pauseOnConnect), like a hostile router that keeps the connection open.
+  const held: Socket[] = [];
+  const deaf = createServer({ pauseOnConnect: true }, (s) => {
+    s.on('error', () => undefined);
+    held.push(s);
+  });
+  await new Promise<void>((resolve) => deaf.listen(0, '127.0.0.1', resolve));
+  const address = deaf.address();
+  assert.ok(address !== null && typeof address === 'object');
+  const transport = createTcpTransport({ logger: testLogger(), maxQueuedBytes: 256 * 1024 });
+  const client = await transport.connect({ remoteAddress: '127.0.0.1', remotePort: address.port });
+  let closedWith: Error | undefined;
+  let closed = false;
+  client.onClose((err) => {
+    closed = true;
+    closedWith = err;
+  });
+  try {
+    const chunk = new Uint8Array(64 * 1024);
+    // Far more than the kernel's socket buffers take (a few MB each way on loopback).
+    for (let i = 0; i < 2048 && !closed; i++) {
+      client.write(chunk);
+      if (i % 64 === 63) await new Promise((r) => setImmediate(r));
+    }
+    assert.ok(await waitFor(() => closed, 5000), 'the connection was reset');
+    assert.ok(closedWith instanceof BgpError && closedWith.code === 'E_BGP_SOCKET', String(closedWith));
+    assert.match(closedWith.message, /not reading/);
+  } finally {
+    client.destroy();
+    for (const s of held) s.destroy();
+    await new Promise<void>((resolve) => deaf.close(() => resolve()));
   }
 });
