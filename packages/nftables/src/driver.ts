@@ -96,7 +96,10 @@ export function createNftablesDataplane(init: NftablesDataplaneInit = {}): Nftab
   };
 
   function run(args: readonly string[], stdin?: string): Promise<NftResult> {
-    const [cmd, argv] = init.netns === undefined ? [nftPath, [...args]] : [ipPath, ['netns', 'exec', init.netns, nftPath, ...args]];
+    // Dies with shoald too (setpriv, as for the monitor below): a SIGKILLed shoald leaves no nft
+    // behind, and an nft -f cut short is no harm, since the kernel applies a batch whole or not at all.
+    const nft = SETPRIV === undefined ? [nftPath, ...args] : [SETPRIV, '--pdeathsig', 'KILL', nftPath, ...args];
+    const [cmd, argv] = init.netns === undefined ? [nft[0] ?? nftPath, nft.slice(1)] : [ipPath, ['netns', 'exec', init.netns, ...nft]];
     return new Promise((resolve, reject) => {
       const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
       // `ip netns exec` execs nft, so this is nft's own pid either way.
