@@ -64,5 +64,6 @@ export { describeNotification } from './notification-text.js';
 export type { BgpTransport, BgpConnection, BgpListener, BgpConnectOptions, BgpListenOptions } from './transport.js';
 export { createTcpTransport, type TcpTransportInit } from './tcp-transport.js';
 export { createMemoryNetwork, type MemoryNetwork, type MemoryHost, type MemoryConnectionInfo } from './memory-transport.js';
-export { systemClock, type Clock } from './clock.js';
+// The clock is shared with @shoal/swim and lives in @shoal/model; re-exported so users of bgp need not know.
+export { systemClock, type Clock } from '@shoal/model';
 // --- end session/speaker exports ---

@@ -4,10 +4,10 @@
  * compare as strings), the NLRI encoding of RFC 4271 4.3 (used unchanged for IPv6 by RFC 4760
  * 5), and the mapping between our address families and AFI/SAFI.
  *
- * We do not depend on `@shoal/netlink` for its encodeIp/decodeIp: that package pulls in native
- * netlink sockets, and a pure codec should not.
+ * The address bytes <-> text codec is `@shoal/model`'s (pure, shared with `@shoal/netlink`);
+ * this module only adds BGP's error codes around it.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { ipFromBytes, ipToBytes } from '@shoal/model';
 
 import { BgpError } from './errors.js';
 import { AFI_IPV4, AFI_IPV6, SAFI_UNICAST, type AddressFamily, type Prefix } from './messages.js';
@@ -26,63 +26,19 @@ export function addressBits(family: PrefixFamily): number {
 
 // ---- addresses ----------------------------------------------------------------------------
 
-/** The 4- or 16-byte network-order form of an address, or undefined when the text is not one. */
+/**
+ * The 4- or 16-byte network-order form of an address, or undefined when the text is not one
+ * (a zone id, fe80::1%eth0, names an interface, not an address BGP can carry).
+ */
 export function encodeAddress(text: string): Uint8Array | undefined {
-  if (isIPv4(text)) return Uint8Array.from(text.split('.').map(Number));
-  // A zone id (fe80::1%eth0) names an interface, not an address BGP can carry.
-  if (!isIPv6(text) || text.includes('%')) return undefined;
-  let head = text;
-  let tail: Uint8Array | undefined;
-  const lastColon = text.lastIndexOf(':');
-  const last = text.slice(lastColon + 1);
-  if (last.includes('.')) {
-    // Embedded IPv4 (::ffff:192.0.2.1): its 4 bytes are the last two groups.
-    tail = encodeAddress(last);
-    if (tail?.length !== 4) return undefined;
-    head = `${text.slice(0, lastColon + 1)}0:0`;
-  }
-  const [left = '', right] = head.split('::');
-  const leftGroups = left === '' ? [] : left.split(':');
-  const rightGroups = right === undefined || right === '' ? [] : right.split(':');
-  const zeros = right === undefined ? 0 : 8 - leftGroups.length - rightGroups.length;
-  const groups = [...leftGroups, ...Array<string>(Math.max(0, zeros)).fill('0'), ...rightGroups];
-  if (groups.length !== 8) return undefined;
-  const bytes = new Uint8Array(16);
-  groups.forEach((group, i) => {
-    const value = parseInt(group, 16);
-    bytes[i * 2] = value >>> 8;
-    bytes[i * 2 + 1] = value & 0xff;
-  });
-  if (tail !== undefined) bytes.set(tail, 12);
-  return bytes;
+  return ipToBytes(text) ?? undefined;
 }
 
 /** Canonical text of a 4- or 16-byte address: dotted quad, or RFC 5952 4 for IPv6. */
 export function formatAddress(bytes: Uint8Array): string {
-  if (bytes.length === 4) return Array.from(bytes).join('.');
-  if (bytes.length !== 16) throw new BgpError('E_BGP_ENCODE', `an address has 4 or 16 bytes, not ${bytes.length}`);
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
-  // RFC 5952 4.2.1-4.2.3: compress the longest run of two or more zero groups, the first on a tie.
-  let bestStart = -1;
-  let bestLength = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i >= 2 && j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  // RFC 5952 4.1 and 4.3: no leading zeros, lowercase hex.
-  const hex = groups.map((group) => group.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+  const text = ipFromBytes(bytes);
+  if (text === null) throw new BgpError('E_BGP_ENCODE', `an address has 4 or 16 bytes, not ${bytes.length}`);
+  return text;
 }
 
 /** The canonical text of an address, or undefined when the text is not an address. */

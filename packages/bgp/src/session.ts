@@ -22,6 +22,7 @@
  * its backoff. Anything unexpected (a bug) is logged and treated as a lost connection.
  */
 import type { Logger } from 'pino';
+import { TimerSet, type Clock } from '@shoal/model';
 import {
   AdjRibOut,
   batchChanges,
@@ -33,8 +34,6 @@ import {
   type FamilyPlan,
   type SessionExport,
 } from './adj-rib-out.js';
-import type { Clock } from './clock.js';
-import { TimerSet } from './clock.js';
 import { decodeMessage, encodeMessage, endOfRib, isEndOfRib } from './codec.js';
 import type { BgpPeerConfig } from './config.js';
 import { BgpError, BgpProtocolError } from './errors.js';

@@ -4,8 +4,8 @@
  * and sends each peer only what changed. It never learns routes.
  */
 import type { Logger } from 'pino';
+import { systemClock, TimerSet, type Clock } from '@shoal/model';
 import { normalizeRoutes, type BgpRoute } from './adj-rib-out.js';
-import { systemClock, TimerSet, type Clock } from './clock.js';
 import { bgpPeerConfigs, bgpSpeakerConfig, type BgpPeerConfig, type BgpPeerInit, type BgpSpeakerConfig, type BgpSpeakerInit } from './config.js';
 import { BgpError } from './errors.js';
 import { CEASE_SUBCODE } from './messages.js';

@@ -4,8 +4,8 @@
  * real codec).
  */
 import { pino, type Logger } from 'pino';
+import type { Clock } from '@shoal/model';
 import { decodeMessage, encodeMessage } from '../src/codec.js';
-import type { Clock } from '../src/clock.js';
 import { MessageFramer } from '../src/framer.js';
 import type { MemoryHost, MemoryNetwork } from '../src/memory-transport.js';
 import type { BgpMessage, Capability, CodecContext, NotificationMessage, OpenMessage, Prefix, UpdateMessage } from '../src/messages.js';

@@ -1,4 +1,5 @@
 export * from './errors.js';
+export * from './clock.js';
 export * from './ip.js';
 export * from './labels.js';
 export * from './instance.js';

@@ -25,53 +25,46 @@ export function bitsOf(family: IpFamily): number {
   return family === 4 ? V4_BITS : V6_BITS;
 }
 
-function parseV4(text: string): bigint | null {
+/** The four octets of a dotted quad, or null. Leading zeros are refused (octal ambiguity). */
+function parseV4Octets(text: string): number[] | null {
   if (!isIPv4(text)) return null;
-  let v = 0n;
-  for (const part of text.split('.')) v = (v << 8n) | BigInt(Number(part));
-  return v;
+  return text.split('.').map(Number);
 }
 
-function parseV6(text: string): bigint | null {
-  // Zone ids (fe80::1%eth0) are not addresses a VIP can be.
+/** The eight 16-bit groups of an IPv6 address in any RFC 4291 2.2 spelling, or null. */
+function parseV6Groups(text: string): number[] | null {
+  // Zone ids (fe80::1%eth0) name an interface: not an address a VIP or a route can be.
   if (!isIPv6(text) || text.includes('%')) return null;
   let head = text;
-  let tailV4: bigint | null = null;
+  let tailV4: number[] | null = null;
   const lastColon = text.lastIndexOf(':');
   const maybeV4 = text.slice(lastColon + 1);
   if (maybeV4.includes('.')) {
-    tailV4 = parseV4(maybeV4);
+    // Embedded IPv4 (::ffff:192.0.2.1): its four octets are the last two groups.
+    tailV4 = parseV4Octets(maybeV4);
     if (tailV4 === null) return null;
     head = text.slice(0, lastColon + 1) + '0:0';
   }
   const [left = '', right] = head.split('::');
   const leftParts = left === '' ? [] : left.split(':');
   const rightParts = right === undefined || right === '' ? [] : right.split(':');
-  const fill = 8 - leftParts.length - rightParts.length;
-  const groups = [...leftParts, ...Array<string>(right === undefined ? 0 : fill).fill('0'), ...rightParts];
-  if (groups.length !== 8) return null;
-  let v = 0n;
-  for (const g of groups) v = (v << 16n) | BigInt(parseInt(g, 16));
-  if (tailV4 !== null) v = (v & ~0xffffffffn) | tailV4;
-  return v;
-}
-
-export function parseIp(text: string): IpAddress | null {
-  const v4 = parseV4(text);
-  if (v4 !== null) return { family: 4, value: v4 };
-  const v6 = parseV6(text);
-  if (v6 !== null) return { family: 6, value: v6 };
-  return null;
-}
-
-export function formatIp(addr: IpAddress): string {
-  if (addr.family === 4) {
-    const v = addr.value;
-    return [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 0xffn)).join('.');
-  }
+  const fill = right === undefined ? 0 : Math.max(0, 8 - leftParts.length - rightParts.length);
   const groups: number[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(Number((addr.value >> BigInt(i * 16)) & 0xffffn));
-  // RFC 5952 4.2: compress the longest run (leftmost on ties) of two or more zero groups.
+  for (const g of leftParts) groups.push(parseInt(g, 16));
+  for (let i = 0; i < fill; i++) groups.push(0);
+  for (const g of rightParts) groups.push(parseInt(g, 16));
+  if (groups.length !== 8) return null;
+  if (tailV4 !== null) {
+    const [a = 0, b = 0, c = 0, d = 0] = tailV4;
+    groups[6] = (a << 8) | b;
+    groups[7] = (c << 8) | d;
+  }
+  return groups;
+}
+
+/** RFC 5952 4 text of eight 16-bit groups. */
+function formatV6Groups(groups: readonly number[]): string {
+  // RFC 5952 4.2.1-4.2.3: compress the longest run of two or more zero groups, the first on a tie.
   let bestStart = -1;
   let bestLen = 0;
   for (let i = 0; i < 8; ) {
@@ -87,9 +80,65 @@ export function formatIp(addr: IpAddress): string {
     }
     i = j;
   }
+  // RFC 5952 4.1 and 4.3: no leading zeros, lowercase hex.
   const hex = groups.map((g) => g.toString(16));
   if (bestStart < 0) return hex.join(':');
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
+
+function unitsToBigint(units: readonly number[], bits: bigint): bigint {
+  let v = 0n;
+  for (const u of units) v = (v << bits) | BigInt(u);
+  return v;
+}
+
+export function parseIp(text: string): IpAddress | null {
+  const v4 = parseV4Octets(text);
+  if (v4 !== null) return { family: 4, value: unitsToBigint(v4, 8n) };
+  const v6 = parseV6Groups(text);
+  if (v6 !== null) return { family: 6, value: unitsToBigint(v6, 16n) };
+  return null;
+}
+
+export function formatIp(addr: IpAddress): string {
+  if (addr.family === 4) {
+    const v = addr.value;
+    return [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 0xffn)).join('.');
+  }
+  const groups: number[] = [];
+  for (let i = 7; i >= 0; i--) groups.push(Number((addr.value >> BigInt(i * 16)) & 0xffffn));
+  return formatV6Groups(groups);
+}
+
+/**
+ * The 4- or 16-byte network-order form of an address (what the kernel and the wire carry), or
+ * null when the text is not one (zone ids refused, as in parseIp). Goes from text to bytes
+ * without a bigint: codecs call it per prefix.
+ */
+export function ipToBytes(text: string): Uint8Array<ArrayBuffer> | null {
+  const v4 = parseV4Octets(text);
+  if (v4 !== null) return Uint8Array.from(v4);
+  const v6 = parseV6Groups(text);
+  if (v6 === null) return null;
+  const bytes = new Uint8Array(16);
+  for (let i = 0; i < 8; i++) {
+    const g = v6[i] ?? 0;
+    bytes[i * 2] = g >>> 8;
+    bytes[i * 2 + 1] = g & 0xff;
+  }
+  return bytes;
+}
+
+/**
+ * Canonical text (the same as formatIp) of a 4- or 16-byte network-order address, or null for
+ * any other length. Any bytes are an address, so it is safe on bytes straight off the wire.
+ */
+export function ipFromBytes(bytes: Uint8Array): string | null {
+  if (bytes.length === 4) return bytes.join('.');
+  if (bytes.length !== 16) return null;
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
+  return formatV6Groups(groups);
 }
 
 /** Canonical text of an address, or null when it is not one. */

@@ -53,7 +53,7 @@ import {
   RT_SCOPE_UNIVERSE,
 } from './constants.js';
 import { NetlinkDecodeError } from './errors.js';
-import { formatIp } from '@shoal/model';
+import { ipFromBytes, ipToBytes } from '@shoal/model';
 
 // ---- framing ------------------------------------------------------------------------------
 
@@ -122,33 +122,27 @@ export function familyOfAddress(ip: string): typeof AF_INET | typeof AF_INET6 {
   throw new RangeError(`not an IP address: ${ip}`);
 }
 
-/** The 4- or 16-byte network-order form of an address. */
+/** The 4- or 16-byte network-order form of an address; RangeError when the text is not one. */
 export function encodeIp(ip: string): Buffer {
-  if (isIPv4(ip)) return Buffer.from(ip.split('.').map(Number));
-  if (!isIPv6(ip) || ip.includes('%')) throw new RangeError(`not an IP address: ${ip}`);
-  let text = ip;
-  const tail = text.slice(text.lastIndexOf(':') + 1);
-  if (tail.includes('.')) {
-    const b = tail.split('.').map(Number);
-    text = `${text.slice(0, text.lastIndexOf(':') + 1)}${(((b[0] ?? 0) << 8) | (b[1] ?? 0)).toString(16)}:${(((b[2] ?? 0) << 8) | (b[3] ?? 0)).toString(16)}`;
-  }
-  const [left = '', right] = text.split('::');
-  const l = left === '' ? [] : left.split(':');
-  const r = right === undefined || right === '' ? [] : right.split(':');
-  const groups = [...l, ...Array<string>(right === undefined ? 0 : 8 - l.length - r.length).fill('0'), ...r];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  return out;
+  const bytes = ipToBytes(ip);
+  if (bytes === null) throw new RangeError(`not an IP address: ${ip}`);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** Text form: dotted quad, or RFC 5952 (the model's canonical form, so the two always agree). */
+/**
+ * Text form: dotted quad, or RFC 5952 (the model's canonical form, so the two always agree).
+ * Reads the first 4 or 16 bytes; a shorter buffer or another family is a NetlinkDecodeError.
+ */
 export function decodeIp(family: number, b: Buffer): string {
+  let text: string | null = null;
   if (family === AF_INET) {
     if (b.length < 4) throw new NetlinkDecodeError(`IPv4 address of ${b.length} bytes`);
-    return `${b[0] ?? 0}.${b[1] ?? 0}.${b[2] ?? 0}.${b[3] ?? 0}`;
+    text = ipFromBytes(b.subarray(0, 4));
+  } else if (family === AF_INET6 && b.length >= 16) {
+    text = ipFromBytes(b.subarray(0, 16));
   }
-  if (family !== AF_INET6 || b.length < 16) throw new NetlinkDecodeError(`address family ${family} with ${b.length} bytes`);
-  return formatIp({ family: 6, value: BigInt(`0x${b.subarray(0, 16).toString('hex')}`) });
+  if (text === null) throw new NetlinkDecodeError(`address family ${family} with ${b.length} bytes`);
+  return text;
 }
 
 /** `10.0.0.1/32` -> address and prefix; a bare address means a host prefix. */

@@ -11,8 +11,9 @@ export type { SwimConfig, SwimProfile } from './config.js';
 export { Keyring, generateKey } from './security.js';
 export { SwimError, SWIM_ERROR_CODES } from './errors.js';
 export type { SwimErrorCode } from './errors.js';
-export { systemClock } from './clock.js';
-export type { Clock } from './clock.js';
+// The clock is shared with @shoal/bgp and lives in @shoal/model; re-exported so users of swim need not know.
+export { systemClock } from '@shoal/model';
+export type { Clock } from '@shoal/model';
 export { createUdpTcpTransport } from './transport.js';
 export type { Transport, Stream, Endpoint, UdpTcpTransportInit } from './transport.js';
 export { createMemoryNetwork } from './memory.js';

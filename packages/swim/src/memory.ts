@@ -8,7 +8,7 @@
  * Endpoints are named "address:port"; wherever a name is taken, a bare address matches every
  * port on it.
  */
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from '@shoal/model';
 import { seededRandom, type Random } from './random.js';
 import type { Endpoint, Stream, Transport } from './transport.js';
 

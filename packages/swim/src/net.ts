@@ -4,7 +4,7 @@
  * replay, sender. Every refusal is counted by reason and logged at debug; nothing throws.
  */
 import type { Logger } from 'pino';
-import type { Clock } from './clock.js';
+import type { Clock } from '@shoal/model';
 import { encodePacketBody } from './codec.js';
 import type { SwimConfig } from './config.js';
 import { ReplayGuard, encodeFrame, newBootId, open, seal, type Keyring, type SealKind } from './security.js';

@@ -8,7 +8,7 @@
  * first, unlike memberlist, so any refutation the merge caused is already in the reply), close.
  */
 import type { Logger } from 'pino';
-import type { TimerSet } from './clock.js';
+import type { TimerSet } from '@shoal/model';
 import { DecodeError, decodeMessage, encodeMessage, type PushPullMessage } from './codec.js';
 import type { SwimConfig } from './config.js';
 import type { Wire } from './net.js';

@@ -7,8 +7,8 @@
  * through the injected clock, so tests drive it with a fake network and a hand-driven clock.
  */
 import type { Logger } from 'pino';
+import type { TimerSet, Clock } from '@shoal/model';
 import { Awareness } from './awareness.js';
-import type { TimerSet, Clock } from './clock.js';
 import {
   COMPOUND_HEADER_BYTES, COMPOUND_SLOT_BYTES, MAX_COMPOUND_PARTS, encodeMessage, metaEquals,
   type AliveMessage, type DeadMessage, type IndirectPingMessage, type Message, type Meta, type PingMessage, type PushPullMember, type SuspectMessage,

@@ -9,7 +9,7 @@
  * A member that only one (perhaps itself unhealthy) node suspects gets a long time to refute;
  * one that many suspect is declared dead quickly.
  */
-import type { Clock } from './clock.js';
+import type { Clock } from '@shoal/model';
 
 /** memberlist suspicionTimeout: the base (minimum) suspicion timeout for a cluster of n. */
 export function suspicionTimeoutMs(suspicionMult: number, n: number, probeIntervalMs: number): number {

@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
-import { TimerSet, systemClock, type Clock } from './clock.js';
+import { TimerSet, systemClock, type Clock } from '@shoal/model';
 import { DecodeError, MAX_NAME_BYTES, decodePacketBody, encodedMetaSize, freezeMeta, type Message, type Meta, type PushPullMessage } from './codec.js';
 import { validateConfig, type SwimConfig } from './config.js';
 import { SwimError } from './errors.js';

@@ -1,8 +1,11 @@
 /**
- * Time behind an interface (the same shape as @shoal/swim's): the BGP timers (ConnectRetry,
- * Hold, Keepalive, the idle hold between attempts) run on the real monotonic clock in the
- * daemon and on a hand-driven clock in tests, so a 90 s hold time expires in microseconds and
- * replays identically.
+ * Time behind an interface: protocol timers (SWIM's probe rounds, suspicion, gossip and
+ * push-pull; BGP's ConnectRetry, Hold, Keepalive and the idle hold between attempts) run on the
+ * real monotonic clock in the daemon and on a hand-driven clock in tests, so a cluster's
+ * minutes of failure detection or a 90 s hold time take milliseconds and replay identically.
+ *
+ * @shoal/swim and @shoal/bgp re-export `Clock` and `systemClock` from here. @shoal/health keeps
+ * its own clock: its interface hands back a cancellable Timer instead of a handle.
  */
 
 export interface Clock {
@@ -14,7 +17,10 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
-/** performance.now() (monotonic: an NTP step must not fire a hold timer) and the Node timers. */
+/**
+ * performance.now() (monotonic: an NTP step must neither stretch a suspicion nor fire a hold
+ * timer) and the Node timers.
+ */
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
@@ -25,8 +31,8 @@ export const systemClock: Clock = {
 
 /**
  * The timers one component owns, so shutdown can cancel every one of them. A callback that
- * throws is reported to `onError` instead of escaping into the clock (a bug in one peer's
- * timer must not stop the others, nor the process).
+ * throws is reported to `onError` instead of escaping into the clock (a bug in one timer, or
+ * one peer's timer, must not stop the others, nor the process).
  */
 export class TimerSet {
   readonly #clock: Clock;
