@@ -7,16 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { stringify } from 'yaml';
-import { CERTS_SCRIPT, SHOALD_BIN, makePki } from './harness.js';
-import { GOSSIP_KEY, labApi } from './cluster-harness.js';
-import { ROUTER_ASN, SPEAKER_ASN, bgpLabSkipReason, createBgpLab, labSkipReason, waitFor, type LabSpeaker, type LineProcess } from '@shoal/testkit';
+import { SHOALD_BIN, makePki } from './harness.js';
+import { labApi } from './cluster-harness.js';
+import { writeBgpNodeConfig } from './bgp-shoald-harness.js';
+import { bgpLabSkipReason, createBgpLab, labSkipReason, waitFor, type LabSpeaker, type LineProcess } from '@shoal/testkit';
 
-const execFileAsync = promisify(execFile);
 const skip = labSkipReason(['nft', 'curl']) ?? bgpLabSkipReason('bird');
 const VIP = '10.96.0.10';
 const PREFIX = `${VIP}/32`;
@@ -31,24 +26,16 @@ test('owner mode: only the VIP holder announces it; when its host dies the new o
     const pki = await makePki(lab.dir);
     for (const b of [b1, b2]) await lab.spawnNodeEval(b.ns, SERVER, [b.short]).waitForLine((l) => l['ready'] === true, 10_000);
     for (const n of nodes) {
-      await execFileAsync('bash', [CERTS_SCRIPT, 'node', '--dir', pki.dir, '--name', n.short, '--ip', n.ipv4]);
-      const dataDir = join(lab.dir, `data-${n.short}`);
-      await mkdir(dataDir, { recursive: true });
-      const config = join(lab.dir, `${n.short}.yaml`);
-      await writeFile(
-        config,
-        stringify({
-          node: { name: n.short },
-          dataDir,
-          api: { host: n.ipv4, port: 8443, tls: { cert: join(pki.dir, `${n.short}.crt`), key: join(pki.dir, `${n.short}.key`), ca: join(pki.dir, 'ca.crt') } },
-          dataplane: { driver: 'nftables', nftablesTable: 'shoal' },
-          health: { enabled: false },
-          // The VIP range is no LAN subnet: every node may hold it, on lo, reached by routing.
-          ownership: { mode: 'internal', networks: ['10.96.0.0/24'], interface: 'lo', claimDelayMs: 1_500, reannounceIntervalMs: 2_000 },
-          cluster: { enabled: true, bind: { host: n.ipv4, port: 7946 }, seeds: [`${n1.ipv4}:7946`], keys: [GOSSIP_KEY], profile: 'local', swim: { probeIntervalMs: 200, probeTimeoutMs: 100 }, writeConcern: 1 },
-          bgp: { enabled: true, asn: SPEAKER_ASN, routerId: n.ipv4, mode: 'owner', peers: [{ address: lab.router.ipv4, asn: ROUTER_ASN, holdTimeS: 3, connectRetryS: 1 }] },
-        }),
-      );
+      const config = await writeBgpNodeConfig({
+        lab,
+        pki,
+        node: n,
+        seed: n1,
+        // The VIP range is no LAN subnet: every node may hold it, on lo, reached by routing.
+        ownership: { mode: 'internal', networks: ['10.96.0.0/24'], interface: 'lo', claimDelayMs: 1_500, reannounceIntervalMs: 2_000 },
+        cluster: { swim: { probeIntervalMs: 200, probeTimeoutMs: 100 } },
+        bgp: { mode: 'owner' },
+      });
       const p = lab.spawnNode(n.ns, SHOALD_BIN, ['--config', config]);
       shoald.set(n.short, p);
     }

@@ -14,16 +14,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { stringify } from 'yaml';
-import { CERTS_SCRIPT, SHOALCTL_BIN, SHOALD_BIN, makePki } from './harness.js';
-import { GOSSIP_KEY, labApi } from './cluster-harness.js';
+import { SHOALCTL_BIN, SHOALD_BIN, makePki } from './harness.js';
+import { labApi } from './cluster-harness.js';
+import { writeBgpNodeConfig } from './bgp-shoald-harness.js';
 import { ROUTER_ASN, SPEAKER_ASN, bgpLabSkipReason, createBgpLab, labSkipReason, sleep, waitFor, waitForSteady, type LabSpeaker, type LineProcess } from '@shoal/testkit';
 
-const execFileAsync = promisify(execFile);
 const skip = labSkipReason(['nft', 'curl']) ?? bgpLabSkipReason('bird');
 const VIP = '10.96.0.10';
 const PREFIX = `${VIP}/32`;
@@ -42,38 +38,8 @@ test('two shoald nodes announce a VIP to BIRD by eBGP: ECMP in the router, curl 
     }
     const configs = new Map<string, string>();
     for (const n of nodes) {
-      await execFileAsync('bash', [CERTS_SCRIPT, 'node', '--dir', pki.dir, '--name', n.short, '--ip', n.ipv4]);
-      const dataDir = join(lab.dir, `data-${n.short}`);
-      await mkdir(dataDir, { recursive: true });
-      const config = join(lab.dir, `${n.short}.yaml`);
-      await writeFile(
-        config,
-        stringify({
-          node: { name: n.short },
-          dataDir,
-          api: { host: n.ipv4, port: 8443, tls: { cert: join(pki.dir, `${n.short}.crt`), key: join(pki.dir, `${n.short}.key`), ca: join(pki.dir, 'ca.crt') } },
-          dataplane: { driver: 'nftables', nftablesTable: 'shoal' },
-          health: { enabled: false },
-          ownership: { mode: 'none' },
-          cluster: {
-            enabled: true,
-            bind: { host: n.ipv4, port: 7946 },
-            seeds: [`${n1.ipv4}:7946`],
-            keys: [GOSSIP_KEY],
-            profile: 'local',
-            writeConcern: 1,
-          },
-          bgp: {
-            enabled: true,
-            asn: SPEAKER_ASN,
-            routerId: n.ipv4,
-            mode: 'ecmp',
-            peers: [{ address: lab.router.ipv4, asn: ROUTER_ASN, holdTimeS: 3, connectRetryS: 1, description: 'tor' }],
-            gracefulRestart: { enabled: true, restartTimeS: 30 },
-          },
-        }),
-      );
-      configs.set(n.short, config);
+      const bgp = { mode: 'ecmp', gracefulRestart: { enabled: true, restartTimeS: 30 } };
+      configs.set(n.short, await writeBgpNodeConfig({ lab, pki, node: n, seed: n1, bgp, peer: { description: 'tor' } }));
     }
     const startNode = async (n: LabSpeaker): Promise<LineProcess> => {
       const p = lab.spawnNode(n.ns, SHOALD_BIN, ['--config', configs.get(n.short) ?? '']);
