@@ -121,6 +121,12 @@ test('shoalctl: create, list, backends, modify, stop/start, pools, status and de
   r = await shoalctl(['status', '-o', 'json'], env);
   assert.equal(r.code, 0, r.stderr);
   assert.equal((JSON.parse(r.stdout) as { node: { name: string } }).node.name, 'node1');
+  // This node runs no BGP: the command says so rather than printing an empty table.
+  r = await shoalctl(['bgp', 'peers'], env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /BGP is not enabled on this node/);
+  r = await shoalctl(['bgp', 'routes', '-o', 'json'], env);
+  assert.deepEqual(JSON.parse(r.stdout), { enabled: false });
   r = await shoalctl(['instance', 'delete', 'cli-web'], env);
   assert.equal(r.code, 0, r.stderr);
   r = await shoalctl(['pool', 'delete', 'extra'], env);
