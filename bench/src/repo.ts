@@ -13,3 +13,5 @@ export const SWIM_NODE: string = fileURLToPath(new URL('./swim-node.js', import.
 export const VIP_CLIENT: string = fileURLToPath(new URL('./vip-client.js', import.meta.url));
 /** shoald and keepalived logs of the last failover run, kept for reading after the work dir is gone. */
 export const FAILOVER_LOG_DIR: string = fileURLToPath(new URL('../results/failover-logs/', import.meta.url));
+/** shoald, BIRD and `ip monitor route` logs of the last bgp run. */
+export const BGP_LOG_DIR: string = fileURLToPath(new URL('../results/bgp-logs/', import.meta.url));

@@ -12,8 +12,9 @@ import { runClusterBench, type ClusterBenchResult } from './cluster-bench.js';
 import { runDataplaneBench, type DataplaneBenchResult } from './dataplane-bench.js';
 import { formatIpvs, ipvsRows, runIpvsBench, type IpvsBenchResult } from './ipvs-bench.js';
 import { RESULTS_FILE } from './repo.js';
-import { clusterRows, failoverRows, formatApi, formatCluster, formatDataplane, formatFailover, formatRss, formatStore, formatSwim, formatTargets, swimRows, targetRows } from './report.js';
+import { bgpRows, clusterRows, failoverRows, formatApi, formatBgp, formatCluster, formatDataplane, formatFailover, formatRss, formatStore, formatSwim, formatTargets, swimRows, targetRows } from './report.js';
 import { runFailoverBench, type FailoverBenchResult } from './failover-bench.js';
+import { runBgpBench, type BgpBenchResult } from './bgp-bench.js';
 import { runRssBench, type RssBenchResult } from './rss-bench.js';
 import { readSettings } from './settings.js';
 import { runStoreBench, type StoreBenchResult } from './store-bench.js';
@@ -44,6 +45,7 @@ let ipvs: IpvsBenchResult | { skipped: string } | undefined;
 let cluster: ClusterBenchResult | undefined;
 let swim: SwimBenchResult | undefined;
 let failover: FailoverBenchResult | undefined;
+let bgp: BgpBenchResult | undefined;
 const wanted = new Set(settings.sections);
 const failures: string[] = [];
 
@@ -67,38 +69,42 @@ try {
       })
     : undefined;
   if (certs && wanted.has('api')) {
-    say('\n[1/8] API throughput');
+    say('\n[1/9] API throughput');
     api = await section('api', () => runApiBench({ settings, workDir, certs, progress: say }));
   }
   if (wanted.has('store') || wanted.has('rss')) {
-    say('\n[2/8] Store load time and size');
+    say('\n[2/9] Store load time and size');
     store = await section('store', () => runStoreBench({ settings, workDir, progress: say }));
   }
   if (certs && store && wanted.has('rss')) {
     const dataDir = store.compactedDataDir;
-    say('\n[3/8] shoald RSS');
+    say('\n[3/9] shoald RSS');
     rss = await section('rss', () => runRssBench({ workDir, dataDir, certs, settleS: settings.rssSettleS, progress: say }));
   }
   if (wanted.has('dataplane')) {
-    say('\n[4/8] Data plane (nftables)');
+    say('\n[4/9] Data plane (nftables)');
     dataplane = await section('dataplane', () => runDataplaneBench({ settings, workDir, progress: say }));
   }
   if (wanted.has('ipvs')) {
-    say('\n[5/8] Data plane (IPVS, in a qemu guest)');
+    say('\n[5/9] Data plane (IPVS, in a qemu guest)');
     ipvs = await section('ipvs', () => runIpvsBench({ services: settings.ipvsServices, progress: say }));
   }
   if (certs && wanted.has('cluster')) {
-    say('\n[6/8] Cluster: write-to-all-nodes convergence');
+    say('\n[6/9] Cluster: write-to-all-nodes convergence');
     cluster = await section('cluster', () => runClusterBench({ workDir, certs, sizes: settings.clusterSizes, progress: say }));
   }
   if (wanted.has('swim')) {
-    say(`\n[7/8] SWIM: failure detection, stalls, idle gossip (${settings.swimProfile} profile)`);
+    say(`\n[7/9] SWIM: failure detection, stalls, idle gossip (${settings.swimProfile} profile)`);
     const swimSettings = { ...SWIM_BENCH_DEFAULTS, profile: settings.swimProfile, detectionSizes: settings.swimDetectionSizes, detectionTrials: settings.swimTrials };
     swim = await section('swim', () => runSwimBench({ workDir, settings: swimSettings, progress: say }));
   }
   if (wanted.has('failover')) {
-    say(`\n[8/8] Failover: internal election (crash, SIGTERM, ${settings.idleS} s idle) and keepalived mode, ${settings.failoverTrials} trials each`);
+    say(`\n[8/9] Failover: internal election (crash, SIGTERM, ${settings.idleS} s idle) and keepalived mode, ${settings.failoverTrials} trials each`);
     failover = await section('failover', () => runFailoverBench({ workDir, settings: { trials: settings.failoverTrials, idleS: settings.idleS, logLevel: settings.failoverLogLevel }, progress: say }));
+  }
+  if (wanted.has('bgp')) {
+    say(`\n[9/9] BGP: shoald nodes and BIRD in namespaces (ecmp create/delete, ecmp node death, owner death), ${settings.bgpTrials} trials each`);
+    bgp = await section('bgp', () => runBgpBench({ workDir, settings: { trials: settings.bgpTrials }, progress: say }));
   }
 } finally {
   await rm(workDir, { recursive: true, force: true });
@@ -113,12 +119,13 @@ if (ipvs) say(`${formatIpvs(ipvs)}\n`);
 if (cluster) say(`${formatCluster(cluster)}\n`);
 if (swim) say(`${formatSwim(swim)}\n`);
 if (failover) say(`${formatFailover(failover)}\n`);
-const targets = [...targetRows(api, store, rss, dataplane), ...ipvsRows(ipvs), ...clusterRows(cluster), ...swimRows(swim), ...failoverRows(failover)];
+if (bgp) say(`${formatBgp(bgp)}\n`);
+const targets = [...targetRows(api, store, rss, dataplane), ...ipvsRows(ipvs), ...clusterRows(cluster), ...swimRows(swim), ...failoverRows(failover), ...bgpRows(bgp)];
 say('Summary (targets from the issue; per node, on this machine)');
 say(formatTargets(targets));
 if (settings.cpuProfDir !== undefined) say(`\nshoald CPU profiles: ${settings.cpuProfDir}`);
 
 await mkdir(dirname(RESULTS_FILE), { recursive: true });
-await writeFile(RESULTS_FILE, `${JSON.stringify({ startedAt: startedAt.toISOString(), machine, settings, api, store, rss, dataplane, ipvs, cluster, swim, failover, targets, failures }, null, 2)}\n`);
+await writeFile(RESULTS_FILE, `${JSON.stringify({ startedAt: startedAt.toISOString(), machine, settings, api, store, rss, dataplane, ipvs, cluster, swim, failover, bgp, targets, failures }, null, 2)}\n`);
 say(`\nresults: ${RESULTS_FILE}`);
 if (failures.length > 0) process.exitCode = 1;

@@ -57,9 +57,14 @@ export interface BenchSettings {
   readonly idleS: number;
   /** shoald's log level in the failover labs (BENCH_FAILOVER_LOG_LEVEL=debug shows every ownership pass). Default info, as in production. */
   readonly failoverLogLevel: 'info' | 'debug';
+  /**
+   * Trials of each BGP measurement: ecmp create/delete, ecmp node death, owner death
+   * (BENCH_BGP_TRIALS). Default 20, as for failover: a p99 over 20 is the worst but one.
+   */
+  readonly bgpTrials: number;
 }
 
-export const BENCH_SECTIONS = ['api', 'store', 'rss', 'dataplane', 'ipvs', 'cluster', 'swim', 'failover'] as const;
+export const BENCH_SECTIONS = ['api', 'store', 'rss', 'dataplane', 'ipvs', 'cluster', 'swim', 'failover', 'bgp'] as const;
 export type BenchSection = (typeof BENCH_SECTIONS)[number];
 
 function readSections(): BenchSection[] {
@@ -130,5 +135,6 @@ export function readSettings(): BenchSettings {
     failoverTrials: Math.round(positiveNumber('BENCH_FAILOVER_TRIALS', 20)),
     idleS: positiveNumber('BENCH_IDLE_S', 600),
     failoverLogLevel: failoverLogLevel(),
+    bgpTrials: Math.round(positiveNumber('BENCH_BGP_TRIALS', 20)),
   };
 }

@@ -19,7 +19,10 @@
  *
  * Query helpers return plain values that tests poll with `waitFor`: session state per router,
  * the router's paths for a prefix (next hops, AS path, communities, large communities),
- * and the router namespace's kernel route for a prefix (its ECMP next hops).
+ * and the router namespace's kernel route for a prefix (its ECMP next hops). For timings without
+ * polling: BIRD's route trace with its own ms timestamps (`traceRoutes`, `parseBirdLog`) and the
+ * router kernel's changes as they arrive (`monitorRoutes`, `kernelRouteChanges`); `setLink`
+ * cuts a speaker's cable.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
