@@ -46,6 +46,18 @@ export async function openNetlink(protocol: number, init: NetlinkConnectionInit 
   let chain: Promise<unknown> = Promise.resolve();
   let closed = false;
 
+  async function reopen(cause: unknown): Promise<void> {
+    const old = sock;
+    try {
+      sock = await netlink.open({ family: protocol });
+      log?.warn({ err: cause instanceof Error ? cause.message : String(cause) }, 'netlink request failed; socket reopened');
+    } catch (err) {
+      log?.error({ err }, 'netlink request failed and the socket cannot be reopened; keeping the old one');
+      return;
+    }
+    await old.close().catch((err: unknown) => log?.debug({ err }, 'closing the old netlink socket failed'));
+  }
+
   async function send(req: NetlinkRequest, timeoutMs: number): Promise<NetlinkMessage[]> {
     if (closed) throw new NetlinkTransportError(`${req.describe}: socket closed`);
     const started = performance.now();
@@ -53,6 +65,11 @@ export async function openNetlink(protocol: number, init: NetlinkConnectionInit 
     try {
       answer = await sock.tryTalk({ header: { nlmsg_type: BigInt(req.type), nlmsg_flags: BigInt(req.flags) }, payload: req.payload }, { timeout: timeoutMs });
     } catch (err) {
+      // After a timed-out request node-netlink's reply matching can stay broken for every later
+      // request on the socket (seen in the BGP bench: one RTM_GETLINK dump timed out, then every
+      // one after it, for minutes). Start over on a fresh socket; this request still fails, and
+      // the caller's next attempt gets the new socket.
+      await reopen(err);
       throw new NetlinkTransportError(`${req.describe}: ${err instanceof Error ? err.message : String(err)}`, err);
     }
     log?.debug({ request: req.describe, replies: answer.packets.length, errno: answer.errorCode, ms: Math.round(performance.now() - started) }, 'netlink request');
