@@ -56,6 +56,13 @@ export interface OwnershipControllerInit {
    * old holder releases when the flag reaches it (one gossip hop later).
    */
   readonly onReadyChange?: (ready: boolean) => void;
+  /**
+   * An extra condition for being ready, checked on every pass (trigger a pass when it changes).
+   * BGP owner mode: a node whose BGP sessions are all down cannot announce a VIP, so it must not
+   * hold one; false makes it not ready at once, true lets it be ready once the quorum has also
+   * been held for claimDelayMs. @default always true
+   */
+  readonly readyGate?: () => boolean;
   /** Told after a pass (or the shutdown release) that changed the set of held VIPs (BGP owner mode announces them). */
   readonly onHeldChange?: (held: ReadonlySet<string>) => void;
   /** @default Date.now */
@@ -172,6 +179,10 @@ export function createOwnershipController(init: OwnershipControllerInit): Owners
       return;
     }
     quorumSinceMs ??= t;
+    if (init.readyGate !== undefined && !init.readyGate()) {
+      setReady(false, 'ready gate closed');
+      return;
+    }
     if (ready) return;
     const waitedMs = t - quorumSinceMs;
     if (!othersAlive || waitedMs >= claimDelayMs) {

@@ -284,3 +284,32 @@ test('a node that loses quorum is not ready again until it has held a quorum for
   assert.deepEqual(published, [true, false, true]);
   await controller.stop();
 });
+
+test('a closed ready gate (BGP owner mode without a session) keeps a node from holding VIPs, and opening it lets the node claim', async () => {
+  let gate = false;
+  const published: boolean[] = [];
+  const controller = createOwnershipController({
+    self: 'a',
+    logger,
+    addresses: createMemoryVipAddresses(),
+    announcer: createMemoryAnnouncer(),
+    reannounceIntervalMs: 0,
+    claimDelayMs: 0,
+    readyGate: () => gate,
+    onReadyChange: (r) => published.push(r),
+    inputs: { candidates: () => [{ name: 'a', priority: 100, networks: ['10.0.0.0/24'] }], quorum: () => ({ live: 1, clusterSize: 1, quorum: 'majority' }), vips: () => ['10.0.0.10'] },
+  });
+  controller.start();
+  await controller.settled();
+  assert.deepEqual(controller.status().held, [], 'no session: nothing held');
+  gate = true;
+  controller.trigger('BGP session changed');
+  await controller.settled();
+  assert.deepEqual(controller.status().held.map((h) => h.vip), ['10.0.0.10']);
+  gate = false;
+  controller.trigger('BGP session changed');
+  await controller.settled();
+  assert.deepEqual(controller.status().held, [], 'sessions lost: released, so a node that can announce takes it');
+  assert.deepEqual(published, [true, false]);
+  await controller.stop();
+});

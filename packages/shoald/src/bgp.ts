@@ -25,10 +25,17 @@ import type { ShoaldConfig } from './config.js';
 
 const STATE_FILE = 'bgp-state.json';
 const VIPS_FILE = 'bgp-vips-held.json';
+/** A failed pass (rtnetlink trouble) is tried again after this, doubling up to the max. */
+const PASS_RETRY_MIN_MS = 500;
+const PASS_RETRY_MAX_MS = 10_000;
 
 export interface RunningBgp {
   /** Recomputes the routes (store, health or ownership changed); coalesced. */
   trigger(reason: string): void;
+  /** Some BGP session is Established (owner mode: only then may this node hold VIPs). */
+  established(): boolean;
+  /** Called on every session state change. */
+  onSessionChange(listener: () => void): void;
   status(): BgpStatusView;
   /**
    * preserveForwarding false: withdraw everything (Cease), remove the VIPs from vipInterface,
@@ -129,7 +136,12 @@ export async function startBgp(init: BgpInit): Promise<RunningBgp> {
     vipAddresses = createNetlinkVipAddresses({ rtnl, stateFile: join(config.dataDir, VIPS_FILE), interface: bc.vipInterface, logger: init.logger });
   }
 
-  const listenPort = bc.listenPort ?? (bc.peers.some((p) => p.passive) ? 179 : undefined);
+  // Listen by default too: a router's connection is taken at once after either side restarts
+  // (recipe: "connect actively with a short retry, and accept incoming connections"; the bench
+  // measured sessions back in ~4.5 s listening, 8-10 s connect-only). If 179 is taken (another
+  // BGP daemon on the host) and nobody asked for it, fall back to connecting only.
+  const listenPort = bc.listenPort ?? 179;
+  const listenRequired = bc.listenPort !== undefined || bc.peers.some((p) => p.passive);
   const peers: BgpPeerInit[] = bc.peers.map((p) => ({
     address: p.address,
     asn: p.asn,
@@ -144,18 +156,33 @@ export async function startBgp(init: BgpInit): Promise<RunningBgp> {
     ...(p.nextHopIpv6 === undefined ? {} : { nextHopIpv6: p.nextHopIpv6 }),
     ...(p.description === undefined ? {} : { description: p.description }),
   }));
-  const speaker: BgpSpeaker = createBgpSpeaker(
-    {
-      asn: bc.asn,
-      routerId,
-      listen: listenPort === undefined ? false : { port: listenPort, ...(bc.listenAddresses.length > 0 ? { addresses: [...bc.listenAddresses] } : {}) },
-      peers,
-      gracefulRestart: { enabled: bc.gracefulRestart.enabled, restartTimeS: bc.gracefulRestart.restartTimeS },
-      restarting,
-    },
-    { logger: init.logger },
-  );
-  speaker.on('peer-state', (p) => log.info({ peer: p.address, asn: p.asn, state: p.state }, `BGP session ${p.state}`));
+  const makeSpeaker = (listen: boolean): BgpSpeaker =>
+    createBgpSpeaker(
+      {
+        asn: bc.asn ?? 0,
+        routerId,
+        listen: listen ? { port: listenPort, ...(bc.listenAddresses.length > 0 ? { addresses: [...bc.listenAddresses] } : {}) } : false,
+        peers,
+        gracefulRestart: { enabled: bc.gracefulRestart.enabled, restartTimeS: bc.gracefulRestart.restartTimeS },
+        restarting,
+      },
+      { logger: init.logger },
+    );
+  let speaker = makeSpeaker(true);
+  let listening = true;
+  try {
+    await speaker.start();
+  } catch (err) {
+    if (listenRequired) {
+      await rtnl?.close();
+      throw new ShoalError('E_CONFIG', `bgp.listenPort: ${(err as Error).message}`, { cause: err });
+    }
+    log.warn({ port: listenPort, err: (err as Error).message }, 'cannot listen for BGP connections; connecting out only');
+    await speaker.stop().catch(() => undefined);
+    speaker = makeSpeaker(false);
+    listening = false;
+    await speaker.start();
+  }
   await recordState(stateFile, false);
 
   let announced: AnnouncedVip[] = [];
@@ -165,6 +192,17 @@ export async function startBgp(init: BgpInit): Promise<RunningBgp> {
   let stopped = false;
   let initialLoaded = false;
 
+  /** VIPs this run put on vipInterface and has not removed (the driver keeps its own record too). */
+  const onInterface = new Set<string>(vipAddresses ? (await vipAddresses.held().catch(() => new Map<string, string>())).keys() : []);
+  let retryTimer: NodeJS.Timeout | null = null;
+  let retryDelayMs = PASS_RETRY_MIN_MS;
+
+  /**
+   * One pass. The route set always goes to the speaker, whatever happened to the addresses: a
+   * withdrawal must never wait on rtnetlink. A VIP is announced only once it is on the
+   * interface, and taken off the interface only after it was withdrawn. Address failures make
+   * the pass report an error, and run() tries again with backoff.
+   */
   const pass = async (): Promise<void> => {
     const want = bgpRoutes({
       mode: bc.mode,
@@ -175,21 +213,19 @@ export async function startBgp(init: BgpInit): Promise<RunningBgp> {
       advertisements: bc.advertisements,
     });
     const wantVips = new Set(want.map((v) => v.vip));
+    const failures: string[] = [];
     if (vipAddresses) {
-      // Make before announce: the address first, so traffic the routers send is accepted.
-      const have = await vipAddresses.held();
       for (const v of wantVips) {
-        if (have.has(v)) continue;
+        if (onInterface.has(v)) continue;
         try {
           await vipAddresses.add(v);
+          onInterface.add(v);
         } catch (err) {
-          lastError = `add ${v} to ${bc.vipInterface}: ${(err as Error).message}`;
-          log.error({ vip: v, err: (err as Error).message }, 'cannot put the VIP on the interface; not announcing it');
-          wantVips.delete(v);
+          failures.push(`add ${v} to ${bc.vipInterface}: ${(err as Error).message}`);
         }
       }
     }
-    const routes = want.filter((v) => wantVips.has(v.vip));
+    const routes = vipAddresses ? want.filter((v) => onInterface.has(v.vip)) : want;
     speaker.setRoutes(routes.map(toRoute));
     announced = routes;
     if (!initialLoaded) {
@@ -197,18 +233,21 @@ export async function startBgp(init: BgpInit): Promise<RunningBgp> {
       speaker.markInitialRoutesLoaded();
     }
     if (vipAddresses) {
-      // Withdrawn first (setRoutes above), then the address goes. The speaker sends within a tick.
-      await new Promise((r) => setTimeout(r, 20));
-      for (const v of (await vipAddresses.held()).keys()) {
-        if (wantVips.has(v)) continue;
-        try {
-          await vipAddresses.remove(v);
-        } catch (err) {
-          lastError = `remove ${v} from ${bc.vipInterface}: ${(err as Error).message}`;
-          log.error({ vip: v, err: (err as Error).message }, 'cannot remove the VIP from the interface');
+      const stale = [...onInterface].filter((v) => !wantVips.has(v));
+      if (stale.length > 0) {
+        // Withdrawn first (setRoutes above; the speaker sends within a tick), then the address goes.
+        await new Promise((r) => setTimeout(r, 20));
+        for (const v of stale) {
+          try {
+            await vipAddresses.remove(v);
+            onInterface.delete(v);
+          } catch (err) {
+            failures.push(`remove ${v} from ${bc.vipInterface}: ${(err as Error).message}`);
+          }
         }
       }
     }
+    if (failures.length > 0) throw new Error(failures.join('; '));
   };
 
   const run = (): void => {
@@ -218,9 +257,21 @@ export async function startBgp(init: BgpInit): Promise<RunningBgp> {
       return;
     }
     running = pass()
+      .then(() => {
+        lastError = null;
+        retryDelayMs = PASS_RETRY_MIN_MS;
+      })
       .catch((err: unknown) => {
         lastError = (err as Error).message;
-        log.error({ err }, 'BGP route pass failed');
+        log.error({ err: lastError, retryInMs: retryDelayMs }, 'BGP route pass failed; retrying');
+        if (!retryTimer && !stopped) {
+          retryTimer = setTimeout(() => {
+            retryTimer = null;
+            run();
+          }, retryDelayMs);
+          retryTimer.unref();
+          retryDelayMs = Math.min(retryDelayMs * 2, PASS_RETRY_MAX_MS);
+        }
       })
       .finally(() => {
         running = null;
@@ -231,14 +282,19 @@ export async function startBgp(init: BgpInit): Promise<RunningBgp> {
       });
   };
 
-  await speaker.start().catch(async (err: unknown) => {
-    await rtnl?.close();
-    throw new ShoalError('E_CONFIG', `bgp.listenPort: ${(err as Error).message}`, { cause: err });
-  });
-  log.info({ asn: bc.asn, routerId, mode: bc.mode, peers: bc.peers.length, listenPort: listenPort ?? 'none', restarting }, 'BGP speaker started');
+  log.info({ asn: bc.asn, routerId, mode: bc.mode, peers: bc.peers.length, listenPort: listening ? listenPort : 'none', restarting }, 'BGP speaker started');
   run();
 
+  const sessionListeners = new Set<() => void>();
+  speaker.on('peer-state', () => {
+    for (const l of sessionListeners) l();
+  });
+
   return {
+    established: () => speaker.peers().some((p) => p.state === 'Established'),
+    onSessionChange(listener) {
+      sessionListeners.add(listener);
+    },
     trigger(reason) {
       log.debug({ reason }, 'BGP routes recomputed');
       run();
@@ -257,6 +313,7 @@ export async function startBgp(init: BgpInit): Promise<RunningBgp> {
     },
     async stop({ preserveForwarding }) {
       stopped = true;
+      if (retryTimer) clearTimeout(retryTimer);
       while (running) await running;
       await speaker.stop({ preserveForwarding });
       if (!preserveForwarding) {

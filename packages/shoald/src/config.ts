@@ -218,7 +218,7 @@ export const ShoaldConfigSchema = z.strictObject({
        * traffic (IPVS needs a local address; nftables does not). Default lo. Empty: leave addresses alone.
        */
       vipInterface: z.string().max(15).default('lo'),
-      /** Accept sessions on this port. Default: 179 when a peer is passive, otherwise do not listen (connect only, as MetalLB's speakers). */
+      /** Accept sessions on this port. Default 179, and connect-only with a warning if that port is taken (unless a peer is passive). */
       listenPort: PortSchema.optional(),
       /** Addresses to listen on. Default: every address. */
       listenAddresses: z.array(z.union([z.ipv4(), z.ipv6()])).default([]),

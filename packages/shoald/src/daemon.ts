@@ -77,7 +77,9 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
   let keepalivedMeta: Record<string, string> | undefined;
   try {
     if (config.ownership.mode === 'internal') {
-      ownership = await prepareOwnership({ config, store, logger, announcer: createL2Announcer({ logger }) });
+      // BGP owner mode: hold VIPs only with a BGP session up to announce them (bgp starts later).
+      const bgpGate = config.bgp.enabled && config.bgp.mode === 'owner' && config.bgp.peers.length > 0 ? { readyGate: () => bgp?.established() === true } : {};
+      ownership = await prepareOwnership({ config, store, logger, announcer: createL2Announcer({ logger }), ...bgpGate });
     } else if (config.ownership.mode === 'keepalived') {
       keepalivedRtnl = await openRouteNetlink().catch((err: unknown) => {
         throw new ShoalError('E_CONFIG', `ownership.mode keepalived needs rtnetlink (root or CAP_NET_ADMIN): ${(err as Error).message}`, { cause: err });
@@ -209,6 +211,7 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
       store.onUpdate(() => later('store changed'));
       health.onChange(() => later('backend health changed'));
       ownership?.onHeldChange(() => later('held VIPs changed'));
+      running.onSessionChange(() => ownership?.controller.trigger('BGP session changed'));
     }
     if (config.management.vip !== undefined) management = startManagementVip(config, store, logger, cluster, api.address.port);
     ready = true;

@@ -37,6 +37,8 @@ export interface OwnershipInit {
   readonly store: ClusterStore;
   readonly logger: Logger;
   readonly announcer: VipAnnouncer;
+  /** See OwnershipControllerInit.readyGate (BGP owner mode: a session is up). */
+  readonly readyGate?: () => boolean;
 }
 
 export async function prepareOwnership(init: OwnershipInit): Promise<RunningOwnership> {
@@ -77,6 +79,7 @@ export async function prepareOwnership(init: OwnershipInit): Promise<RunningOwne
     announcer: { announce: (vip, ifname) => (ifname === 'lo' ? Promise.resolve() : init.announcer.announce(vip, ifname)) },
     reannounceIntervalMs: oc.reannounceIntervalMs,
     claimDelayMs: oc.claimDelayMs,
+    ...(init.readyGate === undefined ? {} : { readyGate: init.readyGate }),
     onReadyChange: (ready) => cluster?.setMeta({ [META_READY]: ready ? '1' : '0' }),
     onHeldChange: (held) => {
       for (const l of heldListeners) l(held);
