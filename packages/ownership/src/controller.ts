@@ -97,6 +97,8 @@ export interface OwnershipController {
   releaseAll(): Promise<void>;
   stop(): Promise<void>;
   status(): OwnershipStatus;
+  /** The VIPs held now (status() without the election it also runs). */
+  heldVips(): ReadonlySet<string>;
 }
 
 export const OWNERSHIP_DEFAULTS = {
@@ -312,6 +314,7 @@ export function createOwnershipController(init: OwnershipControllerInit): Owners
       if (readinessTimer) clearTimeout(readinessTimer);
       await controller.settled();
     },
+    heldVips: () => new Set(held.keys()),
     status() {
       const inputs = init.inputs;
       const owners = electOwners({ vips: inputs.vips(), candidates: withOwnReadiness(inputs.candidates()) });

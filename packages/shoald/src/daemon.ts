@@ -15,6 +15,7 @@ import { enableForwardingSysctls } from './sysctls.js';
 import { startCluster, type RunningCluster } from './cluster.js';
 import { prepareOwnership, type RunningOwnership } from './ownership.js';
 import { startBgp, type RunningBgp } from './bgp.js';
+import { coalescedOnNextTick } from './next-tick.js';
 import { createManagementKeeper, parseApiAddress, type ApiEndpoint, type ManagementKeeper } from './management.js';
 import { startKeepalivedMode, type RunningKeepalivedMode } from './keepalived-mode.js';
 import { openRouteNetlink, type RouteNetlink } from '@shoal/netlink';
@@ -197,17 +198,9 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
       });
     }
     if (config.bgp.enabled) {
-      const running = await startBgp({ config, store, logger, health, held: () => new Set(ownership?.controller.status().held.map((h) => h.vip) ?? []) });
+      const running = await startBgp({ config, store, logger, health, held: () => ownership?.controller.heldVips() ?? new Set<string>() });
       bgp = running;
-      let queued = false;
-      const later = (reason: string): void => {
-        if (queued) return;
-        queued = true;
-        setImmediate(() => {
-          queued = false;
-          running.trigger(reason);
-        });
-      };
+      const later = coalescedOnNextTick((reason: string) => running.trigger(reason));
       store.onUpdate(() => later('store changed'));
       health.onChange(() => later('backend health changed'));
       ownership?.onHeldChange(() => later('held VIPs changed'));
@@ -241,7 +234,7 @@ export async function startShoald(config: ShoaldConfig, opts: StartOptions = {})
         const preserveForwarding = reason === 'SIGUSR2';
         if (bgp && config.bgp.mode === 'ecmp') await bgp.stop({ preserveForwarding });
         await cluster?.leave();
-        if (ownership && cluster && config.ownership.handoverGraceMs > 0 && ownership.controller.status().held.length > 0) {
+        if (ownership && cluster && config.ownership.handoverGraceMs > 0 && ownership.controller.heldVips().size > 0) {
           await new Promise((r) => setTimeout(r, config.ownership.handoverGraceMs));
         }
         await ownership?.controller.releaseAll();

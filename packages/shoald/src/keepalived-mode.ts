@@ -30,6 +30,7 @@ import {
   type VipPresence,
   type VridCandidate,
 } from '@shoal/keepalived';
+import { coalescedOnNextTick } from './next-tick.js';
 import type { RunningCluster } from './cluster.js';
 import type { ShoaldConfig } from './config.js';
 
@@ -231,15 +232,7 @@ export async function startKeepalivedMode(init: {
   await presence.start();
   store.onUpdate(() => presence.refresh());
 
-  let queued = false;
-  store.onUpdate(() => {
-    if (queued) return;
-    queued = true;
-    setImmediate(() => {
-      queued = false;
-      run();
-    });
-  });
+  store.onUpdate(coalescedOnNextTick(() => run()));
   if (cluster) for (const event of ['join', 'leave', 'update'] as const) cluster.swim.on(event, () => run());
   const timer = setInterval(run, 30_000);
   timer.unref();

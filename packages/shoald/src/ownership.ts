@@ -14,6 +14,7 @@ import { openRouteNetlink, type RouteNetlink } from '@shoal/netlink';
 import { createNetlinkVipAddresses, createOwnershipController, type Candidate, type OwnershipController, type VipAnnouncer } from '@shoal/ownership';
 import { selectedForBgp } from './bgp-routes.js';
 import type { RunningCluster } from './cluster.js';
+import { coalescedOnNextTick } from './next-tick.js';
 import type { ShoaldConfig } from './config.js';
 
 export const META_PRIORITY = 'prio';
@@ -117,15 +118,7 @@ export async function prepareOwnership(init: OwnershipInit): Promise<RunningOwne
           });
         }
       }
-      let queued = false;
-      store.onUpdate(() => {
-        if (queued) return;
-        queued = true;
-        setImmediate(() => {
-          queued = false;
-          controller.trigger('store changed');
-        });
-      });
+      store.onUpdate(coalescedOnNextTick(() => controller.trigger('store changed')));
       controller.start();
     },
     async close() {
